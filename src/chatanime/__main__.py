@@ -1,0 +1,5 @@
+"""``python -m chatanime`` runs the CLI."""
+
+from chatanime.cli import main
+
+main()

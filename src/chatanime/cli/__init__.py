@@ -1,0 +1,58 @@
+"""The ``chatanime`` command: a typer app whose commands are thin calls into the library.
+
+Each area registers its commands from ``cli/<area>.py``. Errors the user can fix
+(``DataError``, ``ConfigurationError``) become one red sentence and exit code 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from chatanime.backends.base import ConfigurationError
+from chatanime.errors import DataError
+
+AREAS = (
+    "data",
+)
+
+app = typer.Typer(
+    name="chatanime",
+    help="Evaluate LLMs at emotionally supportive role-play (the ChatAnime benchmark).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+err_console = Console(stderr=True)
+
+
+_registered: list[bool] = []
+
+
+def _register_all() -> None:
+    if _registered:
+        return
+    _registered.append(True)
+    for area in AREAS:
+        module = importlib.import_module(f"chatanime.cli.{area}")
+        module.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    _register_all()
+    try:
+        app(args=argv, standalone_mode=True)
+    except (DataError, ConfigurationError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+def build_app() -> typer.Typer:
+    """The fully registered app (for tests using typer's CliRunner)."""
+    _register_all()
+    return app

@@ -1,0 +1,172 @@
+"""``chatanime data ...`` and ``chatanime characters``: explore the release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from chatanime.characters import Character, builtin_characters, get_character
+from chatanime.corpus import EXPORT_FORMATS, Corpus, export_corpus, load_corpus, summarise
+from chatanime.errors import DataError
+from chatanime.release import download_release
+
+console = Console()
+
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Folder with the release's *.json (else $CHATANIME_DATA, cache, download)."),
+]
+ExtraOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--extra", help="An extra system file (release JSON shape or JSONL); repeatable."),
+]
+BenchOpt = Annotated[str, typer.Option("--benchmark", help="Benchmark name or folder.")]
+
+
+def _corpus(data: Path | None, extra: list[Path] | None, benchmark: str) -> Corpus:
+    return load_corpus(data, extra=extra or [], benchmark=benchmark)
+
+
+def info(data: DataOpt = None, extra: ExtraOpt = None, benchmark: BenchOpt = "chatanime") -> None:
+    """Systems, counts and answer lengths (per round) of the validated corpus."""
+    corpus = _corpus(data, extra, benchmark)
+    limit = corpus.benchmark.answer_limit
+    table = Table(title=f"{corpus.benchmark.name}: {len(corpus.systems)} systems")
+    for col in ("system", "dialogues", "answers", "chars", "len r1", "len r2", "max",
+                f"≤{limit}", "len q2"):
+        table.add_column(col, justify="left" if col == "system" else "right")
+    for s in summarise(corpus):
+        table.add_row(
+            s.system, str(s.dialogues), str(s.answers), str(s.characters),
+            f"{s.mean_len_r1:.1f}", f"{s.mean_len_r2:.1f}", str(s.max_len),
+            f"{s.within_limit}/{s.answers}", f"{s.mean_len_q2:.1f}",
+        )
+    console.print(table)
+    total = sum(s.answers for s in summarise(corpus))
+    console.print(f"{len(corpus.systems)} systems, {len(corpus)} dialogues, {total} answers; "
+                  "lengths in characters.")
+
+
+def show(
+    system: Annotated[str, typer.Option(help="System, e.g. human or deepseek-v3.")],
+    character: Annotated[str, typer.Option(help="Character slug or name, e.g. luffy.")],
+    scenario: Annotated[int, typer.Option(help="Scenario id (1-60).")],
+    data: DataOpt = None,
+    extra: ExtraOpt = None,
+    benchmark: BenchOpt = "chatanime",
+) -> None:
+    """One dialogue, readable, with the character card's summary."""
+    corpus = _corpus(data, extra, benchmark)
+    char = corpus.benchmark.character(get_slug(character, corpus))
+    dialogue = corpus.get(system, char.slug, scenario)
+    if dialogue is None:
+        raise DataError(
+            f"no dialogue for system {system!r}, character {char.slug!r}, scenario {scenario}; "
+            f"systems: {', '.join(corpus.systems)}"
+        )
+    card = char.card(corpus.benchmark.language)
+    persona = corpus.persona(scenario)
+    console.print(Panel(card.summary(), title=f"{char.slug} · {char.key}", expand=False))
+    console.print(f"[dim]system[/] {system}  [dim]scenario[/] {scenario} ({persona})")
+    for rnd in (1, 2):
+        console.print(f"\n[bold cyan]User (round {rnd})[/]  [dim]{getattr(dialogue.sources, f'q{rnd}')}[/]")
+        console.print(dialogue.question(rnd), highlight=False)
+        console.print(f"[bold magenta]{card.name} (round {rnd})[/]  "
+                      f"[dim]{len(dialogue.answer(rnd))} chars[/]")
+        console.print(dialogue.answer(rnd), highlight=False)
+
+
+def get_slug(name: str, corpus: Corpus) -> str:
+    """Resolve a slug/name against the corpus's benchmark (built-ins by name too)."""
+    for c in corpus.benchmark.characters:
+        if name in (c.slug, c.key, c.zh.name, c.en.name):
+            return c.slug
+    return get_character(name).slug
+
+
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Output file.")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl | csv | parquet")] = "jsonl",
+    systems: Annotated[str | None, typer.Option(help="Comma-separated systems.")] = None,
+    characters: Annotated[str | None, typer.Option(help="Comma-separated slugs.")] = None,
+    data: DataOpt = None,
+    extra: ExtraOpt = None,
+    benchmark: BenchOpt = "chatanime",
+) -> None:
+    """Export the corpus (one row per dialogue) as JSONL, CSV or Parquet."""
+    if fmt not in EXPORT_FORMATS:
+        raise DataError(f"unknown format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    corpus = _corpus(data, extra, benchmark).filter(
+        systems=systems.split(",") if systems else None,
+        characters=characters.split(",") if characters else None,
+    )
+    export_corpus(corpus, out, fmt)
+    console.print(f"wrote {len(corpus)} dialogues to {out}")
+
+
+def download(
+    dest: Annotated[Path | None, typer.Option(help="Target folder (default: the user cache).")] = None,
+) -> None:
+    """Fetch the release at the pinned commit into the cache (verified by sha256)."""
+    folder = download_release(dest)
+    console.print(f"release files verified in {folder}")
+
+
+def _card_table(char: Character, language: str) -> Table:
+    card = char.card(language)
+    table = Table(show_header=False, box=None, padding=(0, 1))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("work", card.work)
+    table.add_row("forms of address", ", ".join(card.forms_of_address))
+    table.add_row("personality", card.personality)
+    table.add_row("tone", card.speech_style.tone)
+    table.add_row("catchphrases", " / ".join(card.speech_style.catchphrases))
+    table.add_row("addressing others", card.speech_style.addressing_others)
+    table.add_row("sentence endings", card.speech_style.sentence_endings)
+    table.add_row("habits", "\n".join(f"• {h}" for h in card.behavioural_habits))
+    table.add_row("experiences", "\n".join(f"• {e}" for e in card.experiences))
+    return table
+
+
+characters_app = typer.Typer(help="The built-in characters and their cards.", invoke_without_command=True)
+
+
+@characters_app.callback()
+def characters_list(ctx: typer.Context) -> None:
+    """List the 20 characters (slug, release key, English name)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    table = Table(title="characters")
+    for col in ("slug", "release key", "name", "work"):
+        table.add_column(col)
+    for c in builtin_characters():
+        table.add_row(c.slug, c.key, c.en.name, c.en.work)
+    console.print(table)
+
+
+@characters_app.command("show")
+def characters_show(
+    name: Annotated[str, typer.Argument(help="Slug or name, e.g. luffy.")],
+    lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
+) -> None:
+    """Print one character card."""
+    char = get_character(name)
+    title = f"{char.card(lang).name} · {char.slug} · card v{char.version} #{char.sha256[:12]}"
+    console.print(Panel(_card_table(char, lang), title=title))
+
+
+def register(app: typer.Typer) -> None:
+    data_app = typer.Typer(help="Load, validate, explore and export the ChatAnime release.",
+                           no_args_is_help=True)
+    data_app.command("info")(info)
+    data_app.command("show")(show)
+    data_app.command("export")(export)
+    data_app.command("download")(download)
+    app.add_typer(data_app, name="data")
+    app.add_typer(characters_app, name="characters")

@@ -1,0 +1,1 @@
+"""Metrics: diversity, statistics, agreement, style control and judge calibration."""

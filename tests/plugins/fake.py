@@ -1,0 +1,1 @@
+"""Fake OpenAI-compatible server fixtures (filled in by the backends work)."""

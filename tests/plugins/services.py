@@ -1,0 +1,1 @@
+"""PostgreSQL and Chromium fixtures (filled in by the services work)."""
