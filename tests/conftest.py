@@ -18,7 +18,10 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def release_dir() -> Path:
     """The ChatAnime release as laid out beside the checkout (CI has it too)."""
-    candidates = [os.environ.get("CHATANIME_TEST_DATA", ""), str(REPO.parent / "shared/chatanime/data")]
+    candidates = [
+        os.environ.get("CHATANIME_TEST_DATA", ""),
+        str(REPO.parent / "shared/chatanime/data"),
+    ]
     for cand in candidates:
         if cand and (Path(cand) / "human.json").exists():
             return Path(cand)

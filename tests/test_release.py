@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -15,9 +16,10 @@ from chatanime.errors import DataError
 
 class _Handler(BaseHTTPRequestHandler):
     root: Path
-    corrupt: set[str] = set()
-    drop: set[str] = set()
-    requests: list[str] = []
+    corrupt: ClassVar[set[str]] = set()
+    drop: ClassVar[set[str]] = set()
+    requests: ClassVar[list[str]] = []
+    base_url: ClassVar[str] = ""
 
     def do_GET(self) -> None:
         name = self.path.rsplit("/", 1)[-1]
@@ -46,12 +48,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server(release_dir: Path) -> Iterator[type[_Handler]]:
-    handler = type("H", (_Handler,), {"root": release_dir, "corrupt": set(), "drop": set(),
-                                      "requests": []})
+    handler = type(
+        "H", (_Handler,), {"root": release_dir, "corrupt": set(), "drop": set(), "requests": []}
+    )
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    handler.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/data"  # type: ignore[attr-defined]
+    handler.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/data"
     yield handler
     httpd.shutdown()
     httpd.server_close()
@@ -62,21 +65,21 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def test_download_verifies_every_file(server: type[_Handler], tmp_path: Path) -> None:
-    dest = release.download_release(tmp_path / "cache", base_url=server.base_url, progress=False)  # type: ignore[attr-defined]
+    dest = release.download_release(tmp_path / "cache", base_url=server.base_url, progress=False)
     assert _leftovers(dest) == sorted(release.RELEASE_FILES)
     for name in release.RELEASE_FILES:
         assert release.sha256_of(dest / name) == release.CHECKSUMS[name]
     # a second call finds verified files and downloads nothing
     server.requests.clear()
-    release.download_release(dest, base_url=server.base_url, progress=False)  # type: ignore[attr-defined]
+    release.download_release(dest, base_url=server.base_url, progress=False)
     assert server.requests == []
 
 
 def test_corrupted_file_is_rejected_and_not_kept(server: type[_Handler], tmp_path: Path) -> None:
     server.corrupt.add("human.json")
     dest = tmp_path / "cache"
-    with pytest.raises(DataError, match="human.json: checksum mismatch"):
-        release.download_release(dest, base_url=server.base_url, progress=False)  # type: ignore[attr-defined]
+    with pytest.raises(DataError, match=r"human\.json: checksum mismatch"):
+        release.download_release(dest, base_url=server.base_url, progress=False)
     left = _leftovers(dest)
     assert "human.json" not in left
     assert not [n for n in left if n.endswith(".part")]
@@ -89,13 +92,13 @@ def test_dropped_connection_leaves_nothing_half_written(
 ) -> None:
     server.drop.add("deepseek-v3.json")
     dest = tmp_path / "cache"
-    with pytest.raises(DataError, match="deepseek-v3.json: download failed"):
-        release.download_release(dest, base_url=server.base_url, progress=False)  # type: ignore[attr-defined]
+    with pytest.raises(DataError, match=r"deepseek-v3\.json: download failed"):
+        release.download_release(dest, base_url=server.base_url, progress=False)
     left = _leftovers(dest)
     assert "deepseek-v3.json" not in left
     assert not [n for n in left if n.endswith(".part")]
     server.drop.clear()
-    release.download_release(dest, base_url=server.base_url, progress=False)  # type: ignore[attr-defined]
+    release.download_release(dest, base_url=server.base_url, progress=False)
     assert release.is_complete(dest)
 
 
@@ -110,12 +113,12 @@ def test_offline_gives_one_sentence_about_local_copy(
     message = str(info.value)
     assert message == release.OFFLINE_HINT
     assert "--data" in message and release.DATA_ENV in message
-    assert not (tmp_path / "empty-cache").exists() or not any(
-        (tmp_path / "empty-cache").iterdir()
-    )
+    assert not (tmp_path / "empty-cache").exists() or not any((tmp_path / "empty-cache").iterdir())
 
 
-def test_resolution_order(tmp_path: Path, release_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolution_order(
+    tmp_path: Path, release_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     explicit = tmp_path / "explicit"
     explicit.mkdir()
     monkeypatch.setenv(release.DATA_ENV, str(release_dir))

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from chatanime.characters import CardText, Character, builtin_characters, parse_card
 from chatanime.errors import DataError
-from chatanime.scenarios import Scenario, format_location, parse_scenarios, validation_message
+from chatanime.scenarios import Scenario, parse_scenarios, validation_message
 
 BENCHMARKS_PACKAGE = "chatanime.data.benchmarks"
 BENCHMARK_FILE = "benchmark.yaml"
@@ -42,7 +42,9 @@ _BUILTIN_BY_LANGUAGE = {"zh": "chatanime", "en": "chatanime-en"}
 Language = Literal["zh", "en"]
 _SLUG = r"^[a-z][a-z0-9_-]*$"
 # Han, kana, hangul and full-width punctuation: none belongs in an English scenario.
-_CJK = re.compile(r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
+_CJK = re.compile(
+    r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]"
+)
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
@@ -190,7 +192,9 @@ def _resolve_scenarios(
     raw = _parse_yaml_mapping(folder.read(spec.scenarios, source, "scenarios"), file_source)
     extra = set(raw) - {"language", "scenarios"}
     if extra:
-        raise DataError(f"{file_source}: {sorted(extra)[0]}: unknown field (allowed: language, scenarios)")
+        raise DataError(
+            f"{file_source}: {sorted(extra)[0]}: unknown field (allowed: language, scenarios)"
+        )
     declared = raw.get("language")
     if declared is not None and declared != spec.language:
         raise DataError(
@@ -292,7 +296,6 @@ __all__ = [
     "Benchmark",
     "BenchmarkFile",
     "builtin_benchmark_for_language",
-    "format_location",
     "list_builtin_benchmarks",
     "load_benchmark",
 ]

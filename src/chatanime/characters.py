@@ -65,7 +65,6 @@ class Character(BaseModel):
     zh: CardText
     en: CardText
 
-
     @property
     def name_zh(self) -> str:
         return self.zh.name

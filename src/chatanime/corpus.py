@@ -99,8 +99,13 @@ class Corpus:
         """Long form: one row per (dialogue, round)."""
         return [
             Answer(
-                d.system, d.character, d.scenario, self.persona(d.scenario),
-                r, d.question(r), d.answer(r),
+                d.system,
+                d.character,
+                d.scenario,
+                self.persona(d.scenario),
+                r,
+                d.question(r),
+                d.answer(r),
             )
             for d in self.dialogues
             for r in rounds

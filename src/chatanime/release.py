@@ -9,6 +9,7 @@ leaves nothing behind).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -131,8 +132,11 @@ def download_release(
             task = bar.add_task(name, total=None)
             try:
                 _fetch_one(
-                    client, f"{base}/{name}", final, CHECKSUMS[name],
-                    lambda n, t=task: bar.advance(t, n),
+                    client,
+                    f"{base}/{name}",
+                    final,
+                    CHECKSUMS[name],
+                    functools.partial(bar.advance, task),
                 )
             except httpx.ConnectError as exc:
                 raise DataError(OFFLINE_HINT) from exc

@@ -121,9 +121,7 @@ def persona_for_release_id(scenario_id: int) -> Persona:
     this is the one place that knows the mapping.
     """
     if not 1 <= scenario_id <= RELEASE_SCENARIO_COUNT:
-        raise ValueError(
-            f"release scenario ids are 1..{RELEASE_SCENARIO_COUNT}, got {scenario_id}"
-        )
+        raise ValueError(f"release scenario ids are 1..{RELEASE_SCENARIO_COUNT}, got {scenario_id}")
     return _PERSONA_ORDER[(scenario_id - 1) // _PERSONA_BLOCK]
 
 

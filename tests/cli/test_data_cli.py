@@ -11,7 +11,10 @@ from pathlib import Path
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "chatanime", *args],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
         check=False,
     )
 
@@ -25,8 +28,18 @@ def test_data_info_lists_11_systems(release_dir: Path) -> None:
 
 
 def test_data_show_prints_dialogue_and_card(release_dir: Path) -> None:
-    proc = run("data", "show", "--system", "human", "--character", "luffy", "--scenario", "6",
-               "--data", str(release_dir))
+    proc = run(
+        "data",
+        "show",
+        "--system",
+        "human",
+        "--character",
+        "luffy",
+        "--scenario",
+        "6",
+        "--data",
+        str(release_dir),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "他们课题组氛围真好" in proc.stdout
     assert "路飞" in proc.stdout and "office" not in proc.stdout
@@ -45,8 +58,18 @@ def test_bad_file_exits_2_without_traceback(release_dir: Path, tmp_path: Path) -
 
 def test_export_jsonl(release_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "h.jsonl"
-    proc = run("data", "export", "--format", "jsonl", "--out", str(out), "--systems", "human",
-               "--data", str(release_dir))
+    proc = run(
+        "data",
+        "export",
+        "--format",
+        "jsonl",
+        "--out",
+        str(out),
+        "--systems",
+        "human",
+        "--data",
+        str(release_dir),
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(out.read_text(encoding="utf-8").splitlines()) == 1200
     assert json.loads(out.read_text(encoding="utf-8").splitlines()[0])["system"] == "human"

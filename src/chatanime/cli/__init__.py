@@ -16,9 +16,7 @@ from rich.console import Console
 from chatanime.backends.base import ConfigurationError
 from chatanime.errors import DataError
 
-AREAS = (
-    "data",
-)
+AREAS = ("data",)
 
 app = typer.Typer(
     name="chatanime",

@@ -19,7 +19,9 @@ console = Console()
 
 DataOpt = Annotated[
     Path | None,
-    typer.Option("--data", help="Folder with the release's *.json (else $CHATANIME_DATA, cache, download)."),
+    typer.Option(
+        "--data", help="Folder with the release's *.json (else $CHATANIME_DATA, cache, download)."
+    ),
 ]
 ExtraOpt = Annotated[
     list[Path] | None,
@@ -37,19 +39,36 @@ def info(data: DataOpt = None, extra: ExtraOpt = None, benchmark: BenchOpt = "ch
     corpus = _corpus(data, extra, benchmark)
     limit = corpus.benchmark.answer_limit
     table = Table(title=f"{corpus.benchmark.name}: {len(corpus.systems)} systems")
-    for col in ("system", "dialogues", "answers", "chars", "len r1", "len r2", "max",
-                f"≤{limit}", "len q2"):
+    for col in (
+        "system",
+        "dialogues",
+        "answers",
+        "chars",
+        "len r1",
+        "len r2",
+        "max",
+        f"≤{limit}",
+        "len q2",
+    ):
         table.add_column(col, justify="left" if col == "system" else "right")
     for s in summarise(corpus):
         table.add_row(
-            s.system, str(s.dialogues), str(s.answers), str(s.characters),
-            f"{s.mean_len_r1:.1f}", f"{s.mean_len_r2:.1f}", str(s.max_len),
-            f"{s.within_limit}/{s.answers}", f"{s.mean_len_q2:.1f}",
+            s.system,
+            str(s.dialogues),
+            str(s.answers),
+            str(s.characters),
+            f"{s.mean_len_r1:.1f}",
+            f"{s.mean_len_r2:.1f}",
+            str(s.max_len),
+            f"{s.within_limit}/{s.answers}",
+            f"{s.mean_len_q2:.1f}",
         )
     console.print(table)
     total = sum(s.answers for s in summarise(corpus))
-    console.print(f"{len(corpus.systems)} systems, {len(corpus)} dialogues, {total} answers; "
-                  "lengths in characters.")
+    console.print(
+        f"{len(corpus.systems)} systems, {len(corpus)} dialogues, {total} answers; "
+        "lengths in characters."
+    )
 
 
 def show(
@@ -74,10 +93,13 @@ def show(
     console.print(Panel(card.summary(), title=f"{char.slug} · {char.key}", expand=False))
     console.print(f"[dim]system[/] {system}  [dim]scenario[/] {scenario} ({persona})")
     for rnd in (1, 2):
-        console.print(f"\n[bold cyan]User (round {rnd})[/]  [dim]{getattr(dialogue.sources, f'q{rnd}')}[/]")
+        console.print(
+            f"\n[bold cyan]User (round {rnd})[/]  [dim]{getattr(dialogue.sources, f'q{rnd}')}[/]"
+        )
         console.print(dialogue.question(rnd), highlight=False)
-        console.print(f"[bold magenta]{card.name} (round {rnd})[/]  "
-                      f"[dim]{len(dialogue.answer(rnd))} chars[/]")
+        console.print(
+            f"[bold magenta]{card.name} (round {rnd})[/]  [dim]{len(dialogue.answer(rnd))} chars[/]"
+        )
         console.print(dialogue.answer(rnd), highlight=False)
 
 
@@ -110,7 +132,9 @@ def export(
 
 
 def download(
-    dest: Annotated[Path | None, typer.Option(help="Target folder (default: the user cache).")] = None,
+    dest: Annotated[
+        Path | None, typer.Option(help="Target folder (default: the user cache).")
+    ] = None,
 ) -> None:
     """Fetch the release at the pinned commit into the cache (verified by sha256)."""
     folder = download_release(dest)
@@ -134,7 +158,9 @@ def _card_table(char: Character, language: str) -> Table:
     return table
 
 
-characters_app = typer.Typer(help="The built-in characters and their cards.", invoke_without_command=True)
+characters_app = typer.Typer(
+    help="The built-in characters and their cards.", invoke_without_command=True
+)
 
 
 @characters_app.callback()
@@ -162,8 +188,9 @@ def characters_show(
 
 
 def register(app: typer.Typer) -> None:
-    data_app = typer.Typer(help="Load, validate, explore and export the ChatAnime release.",
-                           no_args_is_help=True)
+    data_app = typer.Typer(
+        help="Load, validate, explore and export the ChatAnime release.", no_args_is_help=True
+    )
     data_app.command("info")(info)
     data_app.command("show")(show)
     data_app.command("export")(export)

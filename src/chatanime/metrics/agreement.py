@@ -208,7 +208,7 @@ def _category_index(values: FloatArray, cats: FloatArray) -> NDArray[np.intp]:
     unknown = ~match.any(axis=1)
     if np.any(unknown):
         raise ValueError(f"values outside categories {cats.tolist()}: {values[unknown][:5]}")
-    return np.argmax(match, axis=1).astype(np.intp)
+    return np.asarray(np.argmax(match, axis=1), dtype=np.intp)
 
 
 def bootstrap_agreement(
@@ -260,7 +260,7 @@ def _complete_pairs(x: ArrayLike, y: ArrayLike) -> tuple[FloatArray, FloatArray]
 
 def _correlatable(x: FloatArray, y: FloatArray) -> bool:
     # Constant input has no correlation; checking first also avoids scipy's warnings.
-    return x.size >= MIN_CORRELATION_N and np.ptp(x) > 0 and np.ptp(y) > 0
+    return bool(x.size >= MIN_CORRELATION_N and np.ptp(x) > 0 and np.ptp(y) > 0)
 
 
 def correlations(judge: ArrayLike, human: ArrayLike) -> Correlations:
@@ -289,9 +289,7 @@ def system_rank_correlation(
     humans never rated. NaN when fewer than 3 systems are shared or either side is constant.
     """
     common = sorted(set(judge_means) & set(human_means))
-    x, y = _complete_pairs(
-        [judge_means[k] for k in common], [human_means[k] for k in common]
-    )
+    x, y = _complete_pairs([judge_means[k] for k in common], [human_means[k] for k in common])
     if not _correlatable(x, y):
         return math.nan, math.nan
     return float(sps.spearmanr(x, y).statistic), float(sps.kendalltau(x, y).statistic)

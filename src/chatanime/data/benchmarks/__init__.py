@@ -1,0 +1,1 @@
+"""Benchmark definitions shipped as package data (see docs/benchmark-format.md)."""

@@ -1,0 +1,1 @@
+"""The ESRP leaderboard: score sources, aggregation with honest statistics, and outputs."""
