@@ -442,27 +442,25 @@ def _record_run(conn: Connection, spec: RunSpec) -> None:
 
 async def _run_one(rt: _Runtime, unit: Unit, persist: Persist | None, failures: list[int]) -> None:
     ctx = UnitContext(rt, unit.id)
-    summary = rt.summary
+    run_id = rt.journal.run_id
+    result: dict[str, Any] | None = None
     try:
         result = await unit.run(ctx)
+        await rt.journal.write(lambda c: _mark_unit(c, run_id, unit.id, result, None, persist))
     except (ConfigurationError, asyncio.CancelledError):
         raise
     except Exception as exc:  # a failed unit is a recorded value, not a crash
-        error = f"{type(exc).__name__}: {exc}"
-        await rt.journal.write(
-            lambda c: _mark_unit(c, rt.journal.run_id, unit.id, None, error, persist)
-        )
-        summary.failed += 1
-        summary.errors[unit.id] = error
+        stage = "storing its result failed: " if result is not None else ""
+        error = f"{stage}{type(exc).__name__}: {exc}"
+        await rt.journal.write(lambda c: _mark_unit(c, run_id, unit.id, None, error, None))
+        rt.summary.failed += 1
+        rt.summary.errors[unit.id] = error
         failures[0] += 1
     else:
-        await rt.journal.write(
-            lambda c: _mark_unit(c, rt.journal.run_id, unit.id, result, None, persist)
-        )
-        summary.done += 1
-        summary.results[unit.id] = result
+        rt.summary.done += 1
+        rt.summary.results[unit.id] = result
         failures[0] = 0
-    rt.progress.advance(summary)
+    rt.progress.advance(rt.summary)
 
 
 async def _drain(

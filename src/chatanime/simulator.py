@@ -119,6 +119,7 @@ _META_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _QUOTE_PAIRS = {'"': '"', "“": "”", "「": "」", "『": "』", "'": "'", "‘": "’"}
 _ENGLISH_RUN = re.compile(r"[A-Za-z]+(?:[\s,'’-]+[A-Za-z]+){7,}")
 _TRAILING_DECOR = "～~…。.!！ \t\n\"'”’」』)）" + "\U0001f300-\U0001faff"
+_QUESTION_PARTICLES = ("吗", "呢", "么")
 _GENERIC_LABELS = ("角色", "Character", "Assistant", "助手", "AI")
 
 
@@ -137,8 +138,14 @@ def character_names(character: Character) -> tuple[str, ...]:
     return tuple(sorted((n.strip() for n in names if n.strip()), key=len, reverse=True))
 
 
+_QUOTED = re.compile(r"「[^」]*」|“[^”]*”|『[^』]*』|\"[^\"\n]*\"")
+
+
 def _as_character_reasons(text: str, names: Sequence[str]) -> list[str]:
+    """Speaker labels, and self-references outside quotes (quoting the character's
+    own words back, 「我是路飞」, is something users do)."""
     reasons: list[str] = []
+    unquoted = _QUOTED.sub("", text)
     for name in (*names, *_GENERIC_LABELS):
         label = re.compile(rf"^\s*[【\[(（]?{re.escape(name)}[】\])）]?\s*[:：]", re.MULTILINE)
         if label.search(text):
@@ -148,7 +155,7 @@ def _as_character_reasons(text: str, names: Sequence[str]) -> list[str]:
             continue
         quoted = re.escape(name)
         self_ref = rf"(作为|身为|我是|我就是|我可是|本人就?是){quoted}|\b(as|I am|I'm)\s+{quoted}\b"
-        if re.search(self_ref, text, re.IGNORECASE):
+        if re.search(self_ref, unquoted, re.IGNORECASE):
             reasons.append(f"refers to itself as {name!r}")
     return reasons
 
@@ -166,6 +173,11 @@ def _meta_reasons(text: str, language: str) -> list[str]:
 
 
 def _question_reason(text: str, rules: UserTurnRules) -> str | None:
+    """A turn ends with a question: a question mark, possibly followed by decoration or
+    one short sentence, or a Chinese question particle (``…呢～``) at the very end."""
+    bare = re.sub(f"[{_TRAILING_DECOR}]+$", "", text)
+    if bare.endswith(_QUESTION_PARTICLES):
+        return None
     cut = max(text.rfind("？"), text.rfind("?"))
     if cut < 0:
         return "asks no question"

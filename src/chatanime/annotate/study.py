@@ -49,6 +49,7 @@ class StudySpec:
     diversity_n: int = 5
     language: str = "zh"
     seed: int | None = None
+    benchmark: str = "chatanime"  # judge scores are matched within this benchmark
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ def _config(spec: StudySpec, seed: int) -> dict[str, Any]:
         "diversity_sets": spec.diversity_sets,
         "diversity_n": spec.diversity_n,
         "language": spec.language,
+        "benchmark": spec.benchmark,
         "seed": seed,
         "rubric": wording.rubric_snapshot(spec.language),
         "cards": _cards(spec),
@@ -242,9 +244,12 @@ def create_study(store: Store, spec: StudySpec, dialogues: Iterable[Dialogue]) -
             raise DataError(f"a study named {spec.name!r} already exists in this store")
         conn.execute(
             insert(studies).values(
-                id=study_id, name=spec.name, created_at=now,
+                id=study_id,
+                name=spec.name,
+                created_at=now,
                 config_json=json.dumps(_config(spec, seed), ensure_ascii=False),
-                admin_token_hash=hash_token(admin_token), secret_key=new_key(),
+                admin_token_hash=hash_token(admin_token),
+                secret_key=new_key(),
             )
         )
         conn.execute(insert(items), [_item_row(study_id, d) for d in drafts])
@@ -254,8 +259,13 @@ def create_study(store: Store, spec: StudySpec, dialogues: Iterable[Dialogue]) -
 
 def _item_row(study_id: str, d: ItemDraft) -> dict[str, Any]:
     return {
-        "id": d.id, "study_id": study_id, "kind": d.kind, "system": d.system,
-        "character": d.character, "scenario": d.scenario, "set_index": d.set_index,
+        "id": d.id,
+        "study_id": study_id,
+        "kind": d.kind,
+        "system": d.system,
+        "character": d.character,
+        "scenario": d.scenario,
+        "set_index": d.set_index,
         "payload_json": json.dumps(d.payload, ensure_ascii=False),
     }
 
@@ -267,18 +277,26 @@ def _write_assignments(
     plan: dict[str, list[ItemDraft]],
     now: str,
 ) -> int:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for invite in invites:
         annotator_id = new_id()
         conn.execute(
             insert(annotators).values(
-                id=annotator_id, study_id=study_id, name=invite.annotator,
-                token_hash=hash_token(invite.token), created_at=now,
+                id=annotator_id,
+                study_id=study_id,
+                name=invite.annotator,
+                token_hash=hash_token(invite.token),
+                created_at=now,
             )
         )
         rows.extend(
-            {"id": new_id(), "study_id": study_id, "annotator_id": annotator_id,
-             "item_id": d.id, "position": pos}
+            {
+                "id": new_id(),
+                "study_id": study_id,
+                "annotator_id": annotator_id,
+                "item_id": d.id,
+                "position": pos,
+            }
             for pos, d in enumerate(plan[invite.annotator], start=1)
         )
     if rows:

@@ -25,6 +25,7 @@ from chatanime.backends.base import (
     ModelError,
     RetryableModelError,
 )
+from chatanime.backends.openai_compat import error_detail
 from chatanime.backends.retry import parse_retry_after
 
 DEFAULT_MAX_TOKENS = 1024
@@ -106,7 +107,7 @@ class AnthropicModel:
                 extra_body=body or None,
                 **extra,
             )
-            content: bytes = raw.content
+            content: bytes = await raw.read()
         except self._sdk.AnthropicError as exc:
             raise self._map_error(exc, params) from exc
         return self._parse(content, time.perf_counter() - started)
@@ -137,7 +138,7 @@ class AnthropicModel:
             return RetryableModelError(f"{self.name}: connection failed ({exc.message})")
         if isinstance(exc, sdk.APIStatusError):
             status: int = exc.status_code
-            message = f"{self.name}: HTTP {status}: {exc.message}"
+            message = f"{self.name}: HTTP {status}: {error_detail(exc.body, exc.message)}"
             if status in RETRYABLE_STATUSES or status >= 500:
                 retry_after = parse_retry_after(exc.response.headers)
                 return RetryableModelError(message, retry_after=retry_after)

@@ -131,31 +131,91 @@ def clip(text: str, limit: int) -> str:
 # ---------------------------------------------------------------- actor
 
 _ZH_ACTOR = (
-    ("我是{name}！", "嘿，{name}在这儿！", "别怕，有我{name}在！", "喂，{name}来了！",
-     "{name}都听到了。", "交给{name}吧！", "嗯，我是{name}。", "{name}可不会丢下你！"),
-    ("听你说「{q}」，", "你说「{q}」，", "「{q}」——这事我懂，", "关于「{q}」，",
-     "原来是「{q}」啊，", "「{q}」？"),
-    ("换作是我也会难受的。", "这种心情一点都不奇怪。", "你已经很努力了。", "会累是很正常的。",
-     "能说出来就很了不起。", "我能感觉到你的不安。", "谁都会有低谷的时候。", "你的委屈我都听到了。"),
-    ("我以前也摔过很多跟头，后来都挺过来了。", "我也有过想放弃的时候，是伙伴拉了我一把。",
-     "我也曾迷茫过，但一步步走出来了。", "我也经历过被否定的日子，现在想想都是养分。",
-     "我见过比这更难的坎，最后都跨过去了。", "我失败的次数可多了，可每次都能重新站起来。"),
-    ("先好好吃顿饭，睡一觉再说！", "把大问题拆成小步，一步一步来。", "找个信得过的朋友聊聊吧。",
-     "今天先做好一件小事就够了。", "别一个人硬扛，求助不丢人。", "把烦恼写下来，会清楚很多。",
-     "出去走走，吹吹风再回来想。", "给自己定个小目标，完成就奖励自己。"),
-    ("我相信你！", "加油，我一直都在！", "下次要笑着告诉我好消息哦！", "你一定可以的！",
-     "我们一起加油！", "别忘了，你不是一个人。"),
+    (
+        "我是{name}！",
+        "嘿，{name}在这儿！",
+        "别怕，有我{name}在！",
+        "喂，{name}来了！",
+        "{name}都听到了。",
+        "交给{name}吧！",
+        "嗯，我是{name}。",
+        "{name}可不会丢下你！",
+    ),
+    (
+        "听你说「{q}」，",
+        "你说「{q}」，",
+        "「{q}」——这事我懂，",
+        "关于「{q}」，",
+        "原来是「{q}」啊，",
+        "「{q}」？",
+    ),
+    (
+        "换作是我也会难受的。",
+        "这种心情一点都不奇怪。",
+        "你已经很努力了。",
+        "会累是很正常的。",
+        "能说出来就很了不起。",
+        "我能感觉到你的不安。",
+        "谁都会有低谷的时候。",
+        "你的委屈我都听到了。",
+    ),
+    (
+        "我以前也摔过很多跟头，后来都挺过来了。",
+        "我也有过想放弃的时候，是伙伴拉了我一把。",
+        "我也曾迷茫过，但一步步走出来了。",
+        "我也经历过被否定的日子，现在想想都是养分。",
+        "我见过比这更难的坎，最后都跨过去了。",
+        "我失败的次数可多了，可每次都能重新站起来。",
+    ),
+    (
+        "先好好吃顿饭，睡一觉再说！",
+        "把大问题拆成小步，一步一步来。",
+        "找个信得过的朋友聊聊吧。",
+        "今天先做好一件小事就够了。",
+        "别一个人硬扛，求助不丢人。",
+        "把烦恼写下来，会清楚很多。",
+        "出去走走，吹吹风再回来想。",
+        "给自己定个小目标，完成就奖励自己。",
+    ),
+    (
+        "我相信你！",
+        "加油，我一直都在！",
+        "下次要笑着告诉我好消息哦！",
+        "你一定可以的！",
+        "我们一起加油！",
+        "别忘了，你不是一个人。",
+    ),
 )
 _EN_ACTOR = (
-    ("I'm {name}!", "Hey, {name} here!", "Don't worry, {name} has your back!", "{name} heard you.",
-     "Leave it to {name}!", "It's {name}."),
+    (
+        "I'm {name}!",
+        "Hey, {name} here!",
+        "Don't worry, {name} has your back!",
+        "{name} heard you.",
+        "Leave it to {name}!",
+        "It's {name}.",
+    ),
     ('You said "{q}" -', 'About "{q}" -', '"{q}"? I get it -', 'So it\'s "{q}" -'),
-    ("anyone would feel that way.", "you've worked so hard.", "it's okay to be tired.",
-     "saying it out loud takes guts.", "everyone hits a low point."),
-    ("I've fallen plenty of times too.", "I almost gave up once.", "My friends once pulled me up.",
-     "I've been lost before as well."),
-    ("Eat something good and sleep first.", "Break it into small steps.",
-     "Talk to someone you trust.", "Do just one small thing today.", "Write your worries down."),
+    (
+        "anyone would feel that way.",
+        "you've worked so hard.",
+        "it's okay to be tired.",
+        "saying it out loud takes guts.",
+        "everyone hits a low point.",
+    ),
+    (
+        "I've fallen plenty of times too.",
+        "I almost gave up once.",
+        "My friends once pulled me up.",
+        "I've been lost before as well.",
+    ),
+    (
+        "Eat something good and sleep first.",
+        "Break it into small steps.",
+        "Talk to someone you trust.",
+        "Do just one small thing today.",
+        "Write your worries down.",
+    ),
     ("I believe in you!", "I'm right here!", "You've got this!", "We'll do it together!"),
 )
 
@@ -179,28 +239,55 @@ _NAME_PATTERNS = (
     r"《[^》]+》的([^\s，,。：:、（(」”\"]{1,16})",
     r"(?:角色|人物)[：:]\s*([^\s，,。、（(]{1,16})",
     r"(?:与|和|跟)([^\s，,。、]{1,12}?)(?:聊天|对话|交谈)",
-    r"[Cc]haracter:\s*([^,\n.]{1,40})",
-    r"talking (?:to|with) ([^,\n.]{1,40})",
+    r"[Cc]haracter:\s*([^,\n]{1,40}?)(?:,|\n)",
+    r"talking (?:to|with) ([^,\n]{1,40}?)(?:,|\n)",
 )
 _ANSWER_LABEL = re.compile(
     r"(?:角色的回答|角色回答|回答|回复|[Aa]nswer|[Rr]eply|[Rr]esponse)\s*[：:]\s*(.+?)(?:\n\s*\n|$)",
     re.S,
 )
+_ZH_TARGET = re.compile(r"约\s*(\d+)\s*(?:到|至|-|~)\s*(\d+)\s*个?字")
+_EN_TARGET = re.compile(r"about (\d+) to (\d+) words", re.I)
 _ZH_SIM = {
-    "react": ("你说「{a}」，", "听到你说「{a}」，", "「{a}」这句话，"),
+    "react": ("你说「{a}」，", "听到你说「{a}」，", "「{a}」这句话，", "你刚才说「{a}」，"),
     "feel": ("我心里好受多了。", "我有点被说动了。", "我想了很久。", "我其实还是有点怕。"),
-    "filler": ("可是我还是会担心做不好。", "身边的人好像都比我轻松。", "我已经试过好几次了。",
-               "晚上一个人的时候总会想很多。", "我也不想一直这样下去。", "我怕又让大家失望。"),
-    "ask": ("如果第一步就失败了，我该怎么办呢？", "你当时是怎么坚持下来的？",
-            "我真的可以像你说的那样做到吗？", "要是别人不理解我，该怎么办？",
-            "你觉得我应该先从哪里开始？"),
+    "filler": (
+        "可是我还是会担心自己做不好。",
+        "身边的人好像都过得比我轻松。",
+        "其实我已经偷偷试过好几次了。",
+        "晚上一个人的时候总会想很多。",
+        "我也不想一直这样消沉下去。",
+        "我最怕的是又让大家失望。",
+        "今天回家的路上我一直在想这件事。",
+    ),
+    "ask": (
+        "如果第一步就失败了，我该怎么办呢？",
+        "你当时是怎么坚持下来的？",
+        "我真的可以像你说的那样做到吗？",
+        "要是别人不理解我，该怎么办？",
+        "你觉得我应该先从哪里开始？",
+    ),
 }
 _EN_SIM = {
-    "react": ('you said "{a}",', 'when you said "{a}",'),
-    "feel": ("and it helped a bit.", "and I thought about it.", "but I'm still scared."),
-    "filler": ("I've tried before.", "Others seem fine.", "Nights are the worst.",
-               "I don't want this to last."),
-    "ask": ("How did you keep going?", "Where should I start?", "What if I fail again?"),
+    "react": ('you said "{a}",', 'when you said "{a}",', 'hearing "{a}" from you,'),
+    "feel": (
+        "and it actually helped a bit.",
+        "I thought about it for a while.",
+        "but honestly I'm still scared.",
+    ),
+    "filler": (
+        "I have tried to change things before, and it never seemed to stick for long.",
+        "Everyone around me looks like they are handling life so much better than me.",
+        "The nights are the worst, because that is when all the worries come back at once.",
+        "I really don't want to stay stuck like this for another whole year.",
+        "What scares me most is letting down the people who believe in me.",
+        "On the way home today I kept going over it again and again in my head.",
+    ),
+    "ask": (
+        "How did you keep going when it got that hard?",
+        "Where do you think I should start tomorrow?",
+        "What should I do if I fail again on the very first step?",
+    ),
 }
 
 
@@ -226,26 +313,47 @@ def character_name(text: str) -> str | None:
     return None
 
 
+def length_units(text: str, chinese: bool) -> int:
+    """Length as the study counts it: non-space characters in Chinese, words in English."""
+    return len("".join(text.split())) if chinese else len(text.split())
+
+
+def length_target(prompt: str, chinese: bool) -> tuple[int, int]:
+    """The length the prompt asks for ("约90到110个字" / "about 55 to 70 words")."""
+    found = (_ZH_TARGET if chinese else _EN_TARGET).search(prompt)
+    if found:
+        return int(found.group(1)), int(found.group(2))
+    return (90, 110) if chinese else (55, 70)
+
+
 def user_sim(request: FakeRequest) -> str:
-    """A round-2 user turn (~90-110 characters) to the character, ending with a question."""
+    """A round-2 user turn to the character, of the requested length, ending with a question.
+
+    It addresses the character by name, quotes the start of the character's answer and
+    adds worries until the length target is met (about 90-110 characters in Chinese).
+    """
     rng = request.rng()
     everything = "\n".join(m.content for m in request.messages)
     chinese = is_chinese(everything)
     words = _ZH_SIM if chinese else _EN_SIM
-    name = character_name(everything) or ("你" if chinese else "you")
-    answer = character_answer(request)
-    fillers = rng.sample(words["filler"], len(words["filler"]))
-    ask = rng.choice(words["ask"])
-    head = f"{name}，" if chinese else f"{name}, "
-    feel = rng.choice(words["feel"])
     joiner = "" if chinese else " "
-    frame = rng.choice(words["react"])
-    budget = 100 - len(head + frame + feel + ask) - 2
-    quote = first_clause(answer, max(4, min(30, budget)))
-    text = joiner.join([head.rstrip(), frame.format(a=quote), feel])
-    while len(text) + len(ask) < 90 and fillers:
-        text = joiner.join([text, fillers.pop()])
-    return clip(text, 110 - len(ask) - 1) + joiner + ask
+    low, high = length_target(everything, chinese)
+    name = character_name(everything) or ("你" if chinese else "you")
+    quote = first_clause(character_answer(request), 16 if chinese else 48)
+    ask = rng.choice(words["ask"])
+    text = joiner.join(
+        [
+            f"{name}，" if chinese else f"{name},",
+            rng.choice(words["react"]).format(a=quote),
+            rng.choice(words["feel"]),
+        ]
+    )
+    for filler in rng.sample(words["filler"], len(words["filler"])):
+        if length_units(joiner.join([text, ask]), chinese) >= low:
+            break
+        if length_units(joiner.join([text, filler, ask]), chinese) <= high:
+            text = joiner.join([text, filler])
+    return joiner.join([text, ask])
 
 
 def echo(request: FakeRequest) -> str:

@@ -34,30 +34,36 @@ import importlib
 import json
 import random
 import threading
-import uuid
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from chatanime.backends.base import ChatMessage
 from chatanime.backends.fake_behaviours import (
     FAKE_PREFIX,
     FakeRequest,
     behaviour_names,
     find_behaviour,
 )
+from chatanime.backends.fake_wire import (
+    FAULT_ERRORS,
+    MALFORMED_BODY,
+    DropConnection,
+    HttpRequest,
+    HttpResponse,
+    HttpServer,
+    completion_body,
+    error_response,
+    parse_messages,
+)
 from chatanime.pricing import MESSAGE_OVERHEAD_TOKENS, estimate_tokens
 
 Fault = Literal["429", "500", "503", "400", "401", "timeout", "malformed", "empty", "drop"]
-FAULTS: tuple[str, ...] = Fault.__args__  # type: ignore[attr-defined]
+FAULTS: tuple[str, ...] = get_args(Fault)
 PLUGIN_MODULES: tuple[str, ...] = ("chatanime.judge.fake_judges",)
 """Modules that register more behaviours, imported when present (the judge's biases)."""
-MAX_BODY = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ class FakeState:
     config: FakeServerConfig
     scripts: dict[str, deque[Reply]] = field(default_factory=lambda: defaultdict(deque))
     by_model: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    answered: set[str] = field(default_factory=set)
+    answered: set[bytes] = field(default_factory=set)
     repeated_ok: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -136,18 +142,32 @@ class FakeState:
             self.scripts[canonical_model(model)].extend(responses)
             return len(responses)
 
-    def next_reply(self, model: str) -> Reply | None:
-        """The next scripted reply, else a random fault (or ``None``: behave normally)."""
+    def pop_script(self, model: str) -> Reply | None:
+        """The next scripted reply for ``model`` (its own queue first, then ``"*"``)."""
         with self.lock:
             for key in (model, "*"):
                 if self.scripts.get(key):
                     return self.scripts[key].popleft()
-            cfg = self.config
-            if cfg.fault_rate > 0 and cfg.faults and self.rng.random() < cfg.fault_rate:
-                return Reply(fault=self.rng.choice(cfg.faults))  # type: ignore[arg-type]
             return None
 
-    def record(self, model: str, outcome: str, request_key: str | None = None) -> None:
+    def random_fault(self) -> Reply | None:
+        """A fault drawn at ``fault_rate`` from ``faults`` (seeded), else ``None``."""
+        cfg = self.config
+        with self.lock:
+            if cfg.fault_rate > 0 and cfg.faults and self.rng.random() < cfg.fault_rate:
+                return Reply.model_validate({"fault": self.rng.choice(cfg.faults)})
+            return None
+
+    def enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def record(self, model: str, outcome: str, request_key: bytes | None = None) -> None:
         with self.lock:
             self.by_model[model][outcome] += 1
             if request_key is not None:
@@ -180,81 +200,208 @@ class FakeState:
             self.rng = random.Random(self.config.seed)
 
 
-# ---------------------------------------------------------------- HTTP/1.1 wire
+# ---------------------------------------------------------------- the fake API
 
 
-class _Drop(Exception):
-    """Close the connection without a response."""
+class FakeApp:
+    """Routes requests; everything here runs on the server's event loop."""
+
+    def __init__(self, config: FakeServerConfig, state: FakeState) -> None:
+        self.config = config
+        self.state = state
+        self._jitter = random.Random(config.seed + 1)
+
+    async def handle(self, request: HttpRequest) -> HttpResponse:
+        route = (request.method, request.path.rstrip("/"))
+        if route in (("POST", "/v1/chat/completions"), ("POST", "/chat/completions")):
+            return await self.completion(request, "openai")
+        if route == ("POST", "/v1/messages"):
+            return await self.completion(request, "anthropic")
+        if route in (("GET", "/v1/models"), ("GET", "/models")):
+            models = [
+                {"id": FAKE_PREFIX + name, "object": "model", "created": 0, "owned_by": "chatanime"}
+                for name in behaviour_names()
+            ]
+            return HttpResponse.json(200, {"object": "list", "data": models})
+        if route == ("GET", "/_fake/stats"):
+            return HttpResponse.json(200, self.state.stats())
+        if route == ("POST", "/_fake/reset"):
+            self.state.reset()
+            return HttpResponse.json(200, {"reset": True})
+        if route == ("POST", "/_fake/script"):
+            try:
+                script = Script.model_validate_json(request.body)
+            except ValidationError as exc:
+                return error_response(400, "invalid_request_error", str(exc).splitlines()[0])
+            return HttpResponse.json(
+                200, {"queued": self.state.script(script.model, script.responses)}
+            )
+        return error_response(404, "not_found_error", f"No route {request.method} {request.path}.")
+
+    async def completion(self, request: HttpRequest, wire: str) -> HttpResponse:
+        try:
+            payload = json.loads(request.body)
+            model = canonical_model(str(payload["model"]))
+            messages = parse_messages(payload)
+        except (ValueError, KeyError, TypeError, AttributeError, ValidationError):
+            return error_response(400, "invalid_request_error", "The body is not a chat request.")
+        key = self.config.api_key
+        auth = {request.headers.get("authorization"), request.headers.get("x-api-key")}
+        if key and not {f"Bearer {key}", key} & auth:
+            self.state.record(model, "401")
+            return error_response(
+                401, "authentication_error", "Invalid API key.", "invalid_api_key"
+            )
+        self.state.enter()
+        try:
+            return await self._answer(wire, payload, FakeRequest(model, messages, payload))
+        finally:
+            self.state.leave()
+
+    async def _answer(
+        self, wire: str, payload: dict[str, Any], request: FakeRequest
+    ) -> HttpResponse:
+        """Scripted reply, else 404 for an unknown model, else a random fault or the behaviour."""
+        model, shown = request.model, str(payload["model"])
+        reply = self.state.pop_script(model)
+        behaviour = find_behaviour(model)
+        if reply is None and behaviour is None:
+            self.state.record(model, "404")
+            message = f"The model `{shown}` does not exist."
+            return error_response(404, "not_found_error", message, "model_not_found")
+        if reply is None:
+            reply = self.state.random_fault()
+        await self._latency()
+        if reply is not None and reply.fault is not None:
+            early = await self._fault(wire, shown, model, reply)
+            if early is not None:
+                return early
+        text = reply.text if reply is not None else None
+        if text is None:
+            try:
+                text = behaviour(request) if behaviour is not None else ""
+            except Exception as exc:  # a broken plugin must show as a 500, not kill the server
+                self.state.record(model, "error")
+                return error_response(500, "server_error", f"behaviour failed: {exc!r}")
+        if reply is None or reply.fault is None:
+            key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).digest()
+            self.state.record(model, "ok", key)
+        usage = (
+            sum(estimate_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in request.messages),
+            estimate_tokens(text),
+        )
+        finish = reply.finish_reason if reply is not None else "stop"
+        return HttpResponse.json(200, completion_body(wire, shown, text, finish, usage))
+
+    async def _latency(self) -> None:
+        cfg = self.config
+        delay = cfg.latency_ms + self._jitter.uniform(-cfg.jitter_ms, cfg.jitter_ms)
+        if delay > 0:
+            await asyncio.sleep(delay / 1000)
+
+    async def _fault(self, wire: str, shown: str, model: str, reply: Reply) -> HttpResponse | None:
+        """The fault's response; ``None`` after a ``timeout`` sleep (then answer late)."""
+        fault = str(reply.fault)
+        self.state.record(model, fault)
+        if fault == "drop":
+            raise DropConnection
+        if fault == "timeout":
+            await asyncio.sleep(
+                reply.sleep_s if reply.sleep_s is not None else self.config.timeout_sleep_s
+            )
+            return None
+        if fault == "429":
+            wait = reply.retry_after if reply.retry_after is not None else self.config.retry_after_s
+            response = error_response(429, "rate_limit_error", "Rate limit reached (injected 429).")
+            return HttpResponse(429, response.body, (("Retry-After", f"{wait:g}"),))
+        if fault == "malformed":
+            return HttpResponse(200, MALFORMED_BODY)
+        if fault == "empty":
+            return HttpResponse.json(200, completion_body(wire, shown, None, "stop", (0, 0)))
+        return error_response(*FAULT_ERRORS[fault])
 
 
-@dataclass(frozen=True)
-class HttpRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
+# ---------------------------------------------------------------- the server
+
+
+def load_plugins(modules: Sequence[str]) -> None:
+    """Import behaviour plugins: the defaults when present, the given ones always."""
+    for module in PLUGIN_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise
+    for module in modules:
+        importlib.import_module(module)
+
+
+class FakeServer:
+    """The fake server: ``with FakeServer(cfg).running() as base_url`` serves from a thread;
+    ``await start_async()`` serves on the running loop (the CLI)."""
+
+    def __init__(self, config: FakeServerConfig | None = None) -> None:
+        self.config = config or FakeServerConfig()
+        self.state = FakeState(self.config)
+        self._app = FakeApp(self.config, self.state)
+        self._http = HttpServer(self._app.handle, self.config.host, self.config.port)
 
     @property
-    def keep_alive(self) -> bool:
-        return self.headers.get("connection", "").lower() != "close"
+    def base_url(self) -> str:
+        """``http://host:port/v1``: what OpenAI-compatible clients take as base URL."""
+        return f"http://{self.config.host}:{self._http.port}/v1"
+
+    async def start_async(self) -> str:
+        load_plugins(self.config.plugins)
+        await self._http.start_async()
+        return self.base_url
+
+    async def stop_async(self) -> None:
+        await self._http.stop_async()
+
+    def start(self) -> str:
+        """Serve from a background thread; returns the base URL once listening."""
+        load_plugins(self.config.plugins)
+        self._http.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        self._http.stop()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[str]:
+        url = self.start()
+        try:
+            yield url
+        finally:
+            self.stop()
+
+    def script(self, model: str, responses: Sequence[dict[str, Any] | Reply]) -> int:
+        """Queue scripted replies for ``model`` or ``"*"`` (same as ``POST /_fake/script``)."""
+        replies = [r if isinstance(r, Reply) else Reply.model_validate(r) for r in responses]
+        return self.state.script(model, replies)
+
+    def stats(self) -> dict[str, Any]:
+        """Same as ``GET /_fake/stats``."""
+        return self.state.stats()
+
+    def reset(self) -> None:
+        """Same as ``POST /_fake/reset``."""
+        self.state.reset()
 
 
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
+def serve_forever(config: FakeServerConfig, on_ready: Callable[[str], None] | None = None) -> None:
+    """Run in the foreground until interrupted (the ``chatanime fake-server`` command)."""
 
-    @classmethod
-    def json(cls, status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> HttpResponse:
-        return cls(status, json.dumps(payload, ensure_ascii=False).encode(), headers)
+    async def main() -> None:
+        server = FakeServer(config)
+        url = await server.start_async()
+        if on_ready is not None:
+            on_ready(url)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.stop_async()
 
-
-async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> HttpRequest | None:
-    """Parse one request; ``None`` when the client closed the connection between requests."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError:
-        return None
-    lines = head.decode("latin-1").split("\r\n")
-    method, target, _version = lines[0].split(" ", 2)
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if ":" in line:
-            key, value = line.split(":", 1)
-            headers[key.strip().lower()] = value.strip()
-    if headers.get("expect", "").lower() == "100-continue":
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        body = await _read_chunked(reader)
-    else:
-        length = int(headers.get("content-length", "0"))
-        if length > MAX_BODY:
-            raise _Drop
-        body = await reader.readexactly(length)
-    return HttpRequest(method.upper(), target.split("?", 1)[0], headers, body)
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks = bytearray()
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
-        if size == 0:
-            await reader.readuntil(b"\r\n")
-            return bytes(chunks)
-        chunks += await reader.readexactly(size + 2)
-        del chunks[-2:]
-        if len(chunks) > MAX_BODY:
-            raise _Drop
-
-
-def encode_response(response: HttpResponse, keep_alive: bool) -> bytes:
-    reason = HTTPStatus(response.status).phrase
-    lines = [
-        f"HTTP/1.1 {response.status} {reason}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(response.body)}",
-        f"Connection: {'keep-alive' if keep_alive else 'close'}",
-        *(f"{key}: {value}" for key, value in response.headers),
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

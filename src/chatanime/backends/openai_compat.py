@@ -53,7 +53,7 @@ class _Completion(BaseModel):
 
 
 class OpenAICompatModel:
-    """A :class:`~chatanime.backends.base.ChatModel` for one model on one OpenAI-compatible server."""
+    """A ``ChatModel`` for one model on one OpenAI-compatible server."""
 
     def __init__(self, name: str, *, model_id: str, base_url: str, api_key: str) -> None:
         self._name = name
@@ -127,7 +127,7 @@ class OpenAICompatModel:
             return RetryableModelError(f"{self.name}: connection failed ({exc.message})")
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
-            message = f"{self.name}: HTTP {status}: {exc.message}"
+            message = f"{self.name}: HTTP {status}: {error_detail(exc.body, exc.message)}"
             if status in RETRYABLE_STATUSES or status >= 500:
                 retry_after = parse_retry_after(exc.response.headers)
                 return RetryableModelError(message, retry_after=retry_after)
@@ -146,3 +146,12 @@ def _sampling(params: GenerationParams) -> dict[str, Any]:
         "seed": params.seed,
     }
     return {key: value for key, value in values.items() if value is not None}
+
+
+def error_detail(body: object, fallback: str) -> str:
+    """The server's own error message (``{"error": {"message": ...}}``), else the SDK's."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+    return fallback

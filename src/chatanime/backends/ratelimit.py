@@ -43,7 +43,7 @@ class TokenBucket:
         self._updated = now
 
     def wait_time(self, amount: float) -> float:
-        """Seconds until ``amount`` can be taken (a request larger than the burst waits for a full bucket)."""
+        """Seconds until ``amount`` can be taken; more than the burst waits for a full bucket."""
         self._refill()
         needed = min(amount, self.capacity)
         return max(0.0, (needed - self.level) / self.rate)

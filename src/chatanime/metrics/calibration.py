@@ -11,6 +11,7 @@ memorising its own training data.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -42,9 +43,9 @@ class MonotoneCalibrator(BaseModel):
     def _consistent(self) -> MonotoneCalibrator:
         if not self.knots or len(self.knots) != len(self.values):
             raise ValueError("knots and values must be non-empty and of equal length")
-        if any(b <= a for a, b in zip(self.knots, self.knots[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(self.knots)):
             raise ValueError("knots must be strictly increasing")
-        if any(b < a for a, b in zip(self.values, self.values[1:], strict=False)):
+        if any(b < a for a, b in pairwise(self.values)):
             raise ValueError("values must be non-decreasing")
         return self
 

@@ -106,6 +106,21 @@ def _labels_to_codes(labels: ArrayLike, n: int, name: str) -> NDArray[np.intp]:
     return codes.reshape(-1).astype(np.intp)
 
 
+def _cell_tables(
+    v: FloatArray, char_codes: NDArray[np.intp], scen_codes: NDArray[np.intp]
+) -> tuple[FloatArray, FloatArray]:
+    """Per (character, scenario) cell: sum of values and number of items (labels re-coded so
+    that only labels with a scored item get a row/column)."""
+    _, rows = np.unique(char_codes, return_inverse=True)
+    _, cols = np.unique(scen_codes, return_inverse=True)
+    shape = (int(rows.max()) + 1, int(cols.max()) + 1)
+    flat = np.ravel_multi_index((rows.reshape(-1), cols.reshape(-1)), shape)
+    size = shape[0] * shape[1]
+    totals = np.bincount(flat, weights=v, minlength=size).astype(np.float64).reshape(shape)
+    counts = np.bincount(flat, minlength=size).astype(np.float64).reshape(shape)
+    return totals, counts
+
+
 def cluster_bootstrap_ci(
     values: ArrayLike,
     characters: ArrayLike,
@@ -150,13 +165,8 @@ def cluster_bootstrap_ci(
     mean = float(v.mean())
     if v.size < 2:
         return Estimate(mean, math.nan, math.nan, int(v.size), n_missing)
-    _, char_codes = np.unique(char_codes, return_inverse=True)
-    _, scen_codes = np.unique(scen_codes, return_inverse=True)
-    n_char, n_scen = int(char_codes.max()) + 1, int(scen_codes.max()) + 1
-    totals = np.zeros((n_char, n_scen))
-    counts = np.zeros((n_char, n_scen))
-    np.add.at(totals, (char_codes, scen_codes), v)
-    np.add.at(counts, (char_codes, scen_codes), 1.0)
+    totals, counts = _cell_tables(v, char_codes, scen_codes)
+    n_char, n_scen = totals.shape
     rng = np.random.default_rng(seed)
     w_char = rng.multinomial(n_char, np.full(n_char, 1.0 / n_char), size=n_boot).astype(float)
     w_scen = rng.multinomial(n_scen, np.full(n_scen, 1.0 / n_scen), size=n_boot).astype(float)

@@ -201,6 +201,21 @@ def _standardise(
     return used, z, np.asarray(sds, dtype=np.float64), tuple(dropped)
 
 
+def _ols(x: FloatArray, y: FloatArray, level: float) -> tuple[FloatArray, FloatArray, float, float]:
+    """Coefficients, their covariance, residual variance and the two-sided t critical value."""
+    dof = y.size - x.shape[1]
+    if dof < 1 or np.linalg.matrix_rank(x) < x.shape[1]:
+        raise ValueError(
+            "style and system effects cannot be separated: the design is rank-deficient or has "
+            "no residual degrees of freedom (is a feature constant within every system?)"
+        )
+    coef = np.asarray(np.linalg.lstsq(x, y, rcond=None)[0], dtype=np.float64)
+    residual = y - x @ coef
+    sigma2 = float(residual @ residual) / dof
+    cov = np.asarray(sigma2 * np.linalg.inv(x.T @ x), dtype=np.float64)
+    return coef, cov, sigma2, float(sps.t.ppf((1.0 + level) / 2.0, dof))
+
+
 def _order_ranks(values: FloatArray) -> NDArray[np.intp]:
     ranks = np.empty(values.size, dtype=np.intp)
     ranks[np.argsort(-values, kind="stable")] = np.arange(1, values.size + 1)
@@ -232,6 +247,8 @@ def style_controlled(
     that is a function of the system alone, so style and system cannot be separated) or has no
     residual degrees of freedom.
     """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be strictly between 0 and 1, got {level}")
     y_all = np.asarray(scores, dtype=np.float64)
     sys_all = np.asarray(list(systems), dtype=str)
     if y_all.ndim != 1 or sys_all.shape != y_all.shape:
@@ -243,18 +260,8 @@ def style_controlled(
         raise ValueError(f"reference system {reference_system!r} has no scored items")
     used, z, sds, dropped = _standardise(features, keep, y_all.size)
     x, indicators = _design(sys_arr, z, names)
-    dof = y.size - x.shape[1]
-    if dof < 1 or np.linalg.matrix_rank(x) < x.shape[1]:
-        raise ValueError(
-            "style and system effects cannot be separated: the design is rank-deficient or has "
-            "no residual degrees of freedom (is a feature constant within every system?)"
-        )
-    coef = np.asarray(np.linalg.lstsq(x, y, rcond=None)[0], dtype=np.float64)
-    residual = y - x @ coef
-    sigma2 = float(residual @ residual) / dof
-    cov = sigma2 * np.linalg.inv(x.T @ x)
+    coef, cov, sigma2, crit = _ols(x, y, level)
     se = np.sqrt(np.diag(cov))
-    crit = float(sps.t.ppf((1.0 + level) / 2.0, dof))
     k = len(names)
     counts = indicators.sum(axis=0)
     raw = (indicators.T @ y) / counts
