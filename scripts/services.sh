@@ -103,7 +103,7 @@ start_postgres() {
         port="$(free_port)"
         log "starting PostgreSQL on 127.0.0.1:$port"
         as_pg "$bin/pg_ctl" -D "$cluster" -w -t 60 -l "$cluster/server.log" \
-            -o "-h 127.0.0.1 -p $port -k $cluster -c fsync=on -c max_connections=200" \
+            -o "-h 127.0.0.1 -p $port -k $cluster -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
             start >/dev/null
         echo "$port" >"$STATE/port"
     fi

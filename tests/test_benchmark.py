@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import typer
 import yaml
+from rich.console import Console
 from typer.testing import CliRunner
 
 from chatanime.benchmark import (
@@ -22,12 +23,15 @@ from chatanime.benchmark import (
     list_builtin_benchmarks,
     load_benchmark,
 )
+from chatanime.cli import benchmarks as benchmarks_cli
 from chatanime.cli.benchmarks import register
 from chatanime.errors import DataError
 from chatanime.scenarios import Emotion, builtin_scenarios, normalise_question
 from chatanime.scenarios import persona_for_release_id as persona_of
 
-CJK = re.compile(r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
+CJK = re.compile(
+    r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]"
+)
 HAN = re.compile(r"[\u4e00-\u9fff]")
 DATA = Path(str(resources.files("chatanime.data.benchmarks")))
 EXAMPLE = DATA / "examples" / "original-character"
@@ -83,7 +87,9 @@ def test_zh_questions_equal_llm_files_after_normalising(release_dir: Path) -> No
             raw = [d["question_r1"] for d in dialogs]
             assert [normalise_question(q) for q in raw] == expected, (path.name, key)
             # The normalisation is what makes them equal: the raw text differs at 24 and 37.
-            assert [i + 1 for i, (a, b) in enumerate(zip(raw, expected)) if a != b] == [24, 37]
+            assert [
+                i + 1 for i, (a, b) in enumerate(zip(raw, expected, strict=True)) if a != b
+            ] == [24, 37]
 
 
 def test_zh_annotations_are_chinese() -> None:
@@ -173,9 +179,7 @@ def test_folder_and_single_file_forms_hash_the_same(tmp_path: Path) -> None:
     folder = load_benchmark(EXAMPLE)
     spec = yaml.safe_load((EXAMPLE / "benchmark.yaml").read_text(encoding="utf-8"))
     spec["characters"] = [yaml.safe_load(HANA_CARD.read_text(encoding="utf-8")), "madoka"]
-    spec["scenarios"] = yaml.safe_load((EXAMPLE / "scenarios.yaml").read_text("utf-8"))[
-        "scenarios"
-    ]
+    spec["scenarios"] = yaml.safe_load((EXAMPLE / "scenarios.yaml").read_text("utf-8"))["scenarios"]
     path = tmp_path / "inline.yaml"
     path.write_text(yaml.safe_dump(spec, allow_unicode=True, width=60), encoding="utf-8")
     assert load_benchmark(path).sha256 == folder.sha256
@@ -365,7 +369,7 @@ def test_single_file_errors_name_the_file_and_inline_field(tmp_path: Path) -> No
 
 
 def test_missing_benchmark_paths(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="no such benchmark.*chatanime-en"):
+    with pytest.raises(DataError, match=r"no such benchmark.*chatanime-en"):
         load_benchmark(tmp_path / "nowhere")
     with pytest.raises(DataError, match="not a benchmark folder"):
         load_benchmark(tmp_path)
@@ -388,7 +392,9 @@ def test_benchmark_model_rejects_duplicates() -> None:
 
 
 @pytest.fixture
-def cli() -> typer.Typer:
+def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    # A wide console so that table cells are not folded across lines.
+    monkeypatch.setattr(benchmarks_cli, "console", Console(width=400))
     app = typer.Typer()
 
     @app.callback()
@@ -400,7 +406,7 @@ def cli() -> typer.Typer:
 
 
 def test_cli_lists_builtins(cli: typer.Typer) -> None:
-    result = CliRunner().invoke(cli, ["benchmarks"], terminal_width=200)
+    result = CliRunner().invoke(cli, ["benchmarks"])
     assert result.exit_code == 0, result.output
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
     assert re.search(r"│\s*zh\s*│\s*20\s*│\s*60\s*│", rows["chatanime"])
@@ -409,11 +415,11 @@ def test_cli_lists_builtins(cli: typer.Typer) -> None:
 
 def test_cli_show_and_validate(cli: typer.Typer) -> None:
     runner = CliRunner()
-    shown = runner.invoke(cli, ["benchmarks", "show", "chatanime-en"], terminal_width=200)
+    shown = runner.invoke(cli, ["benchmarks", "show", "chatanime-en"])
     assert shown.exit_code == 0, shown.output
     assert "Luffy" in shown.output
     assert "Introduction to Psychology" in shown.output
-    ok = runner.invoke(cli, ["benchmarks", "validate", str(EXAMPLE)], terminal_width=200)
+    ok = runner.invoke(cli, ["benchmarks", "validate", str(EXAMPLE)])
     assert ok.exit_code == 0 and "original-character-example" in ok.output
 
 

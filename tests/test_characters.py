@@ -109,10 +109,10 @@ def test_names_are_unique_and_belong_to_their_key() -> None:
         names = [c.card(lang).name for c in chars]
         assert len(set(names)) == len(names), lang
     for c in chars:
-        # The Chinese name and work are the release key's own words, so a card pasted onto the
-        # wrong slug is caught ("Fate/Zero" is spelt "Fate Zero" in the release key).
-        assert c.zh.name in c.key, c.slug
-        assert c.key.startswith(f"《{c.zh.work.replace('/', ' ')}》"), c.slug
+        # The Chinese work and name are the release key's own words, so the role-play prompt
+        # ("你是《work》的name") says exactly what the study's did, and a card pasted onto the
+        # wrong slug is caught.
+        assert c.key == f"《{c.zh.work}》的{c.zh.name}", c.slug
 
 
 @pytest.mark.parametrize("slug", _index_order())
@@ -136,6 +136,16 @@ def test_languages_are_not_mixed_up(slug: str) -> None:
     for field in ("personality", "experiences", "behavioural_habits"):
         texts = list(_strings(char.zh.model_dump()[field]))
         assert all(CJK.search(s) for s in texts), f"{slug}: zh {field} is not Chinese"
+
+
+@pytest.mark.parametrize("slug", _index_order())
+def test_chinese_text_has_no_folded_line_spaces(slug: str) -> None:
+    # A folded YAML block (">-") joins lines with a space, which reads as a typo in Chinese.
+    stray = re.compile(
+        r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]\s|\s[\u4e00-\u9fff\uff00-\uffef]"
+    )
+    bad = [s for s in _all_text(get_character(slug).zh) if stray.search(s)]
+    assert not bad, f"{slug}: whitespace inside Chinese text: {bad}"
 
 
 @pytest.mark.parametrize("slug", _index_order())
@@ -257,7 +267,7 @@ def test_sha256_is_stable_and_tracks_content() -> None:
     assert parse_card(edited, "luffy.yaml").sha256 != base.sha256
 
     raw = _luffy_raw()
-    raw["version"] = 2
+    raw["version"] += 1
     assert parse_card(_dump(raw), "luffy.yaml").sha256 != base.sha256
 
 

@@ -50,7 +50,7 @@ def test_persona_blocks_of_fifteen(scenario_id: int, persona: Persona) -> None:
 
 @pytest.mark.parametrize("scenario_id", [0, 61, -3])
 def test_persona_for_ids_outside_the_release_is_an_error(scenario_id: int) -> None:
-    with pytest.raises(ValueError, match="1..60"):
+    with pytest.raises(ValueError, match=r"1\.\.60"):
         persona_for_release_id(scenario_id)
 
 

@@ -24,7 +24,7 @@ from functools import cache, cached_property
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -73,9 +73,18 @@ class Benchmark(BaseModel):
 
     @cached_property
     def sha256(self) -> str:
-        """Hash of the whole content (cards included), stored with every run on it."""
+        """Hash of the whole content (cards included), stored with every run on it.
+
+        Cached because it costs ~2 ms and callers ask per dialogue; ``model_copy``
+        drops the cached value, since an update would otherwise leave it stale.
+        """
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("sha256", None)
+        return copied
 
     @property
     def ref(self) -> str:

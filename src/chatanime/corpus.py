@@ -155,10 +155,7 @@ def load_system(
     dialogues = load_system_file(path, _slug_map(benchmark), system=system)
     keys = {c.slug: c.key for c in benchmark.characters}
     ids = [s.id for s in benchmark.scenarios]
-    if require_complete:
-        check_complete(path, dialogues, keys, ids)
-    else:
-        check_complete(path, dialogues, {}, ids)
+    check_complete(path, dialogues, keys, ids, require_all=require_complete)
     questions = {s.id: s.question_r1 for s in benchmark.scenarios}
     check_same_questions(path, dialogues, questions, keys)
     return dialogues

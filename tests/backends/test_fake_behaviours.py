@@ -80,11 +80,17 @@ def user_sim_prompt(language: str) -> str:
     names = {"zh": ("蒙奇·D·路飞", "海贼王"), "en": ("Monkey D. Luffy", "One Piece")}
     character, work = names[language]
     low, high = (90, 110) if language == "zh" else (55, 70)
+    situation = (
+        {"persona": "学生", "emotion": "焦虑", "location": "宿舍", "daily_event": "考试没考好"}
+        if language == "zh"
+        else {"persona": "student", "emotion": "anxious", "location": "dorm",
+              "daily_event": "failed an exam"}
+    )
     return load_prompt("user-sim", language).render(
-        character=character, work=work, persona="学生", emotion="焦虑", location="宿舍",
-        daily_event="考试没考好", question_r1=QUESTIONS[0],
+        character=character, work=work, question_r1=QUESTIONS[0] if language == "zh"
+        else "I failed my exam again.",
         answer_r1=ANSWER_R1 if language == "zh" else "Don't give up! I failed a lot too.",
-        length_min=low, length_max=high,
+        length_min=low, length_max=high, **situation,
     )
 
 

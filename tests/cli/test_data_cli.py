@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "chatanime", *args],
         capture_output=True,
@@ -47,7 +50,7 @@ def test_data_show_prints_dialogue_and_card(release_dir: Path) -> None:
 
 def test_bad_file_exits_2_without_traceback(release_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "data"
-    bad.mkdir()
+    shutil.copytree(release_dir, bad)
     text = (release_dir / "human.json").read_text(encoding="utf-8")
     (bad / "human.json").write_text(text[:5000], encoding="utf-8")
     proc = run("data", "info", "--data", str(bad))

@@ -90,12 +90,13 @@ def behaviour_names() -> list[str]:
 # ---------------------------------------------------------------- text helpers
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
 _CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]")
 
 
 def is_chinese(text: str) -> bool:
-    """Chinese unless the text has no CJK ideographs at all."""
-    return bool(_CJK.search(text))
+    """Chinese when CJK ideographs outnumber Latin words (names may be in either script)."""
+    return len(_CJK.findall(text)) >= max(1, len(_LATIN_WORD.findall(text)))
 
 
 def first_clause(text: str, limit: int) -> str:
@@ -187,50 +188,43 @@ _ZH_ACTOR = (
     ),
 )
 _EN_ACTOR = (
+    ("I'm {name}!", "Hey, {name} here!", "{name} heard you.", "Leave it to {name}!", "It's {name}."),
+    ('"{q}"? I get it.', 'You said "{q}".', 'So it\'s "{q}"...', 'About "{q}": I hear you.'),
     (
-        "I'm {name}!",
-        "Hey, {name} here!",
-        "Don't worry, {name} has your back!",
-        "{name} heard you.",
-        "Leave it to {name}!",
-        "It's {name}.",
-    ),
-    ('You said "{q}" -', 'About "{q}" -', '"{q}"? I get it -', 'So it\'s "{q}" -'),
-    (
-        "anyone would feel that way.",
-        "you've worked so hard.",
-        "it's okay to be tired.",
-        "saying it out loud takes guts.",
-        "everyone hits a low point.",
-    ),
-    (
-        "I've fallen plenty of times too.",
-        "I almost gave up once.",
-        "My friends once pulled me up.",
+        "Anyone would feel that way.",
+        "You've worked so hard.",
+        "It's okay to be tired.",
+        "I almost gave up once too.",
         "I've been lost before as well.",
     ),
     (
-        "Eat something good and sleep first.",
-        "Break it into small steps.",
+        "Eat well and sleep first.",
+        "Take one small step today.",
         "Talk to someone you trust.",
-        "Do just one small thing today.",
-        "Write your worries down.",
+        "I believe in you!",
+        "You've got this!",
     ),
-    ("I believe in you!", "I'm right here!", "You've got this!", "We'll do it together!"),
 )
 
 
 def actor(request: FakeRequest) -> str:
-    """An in-character supportive answer of at most 150 characters that names the character."""
+    """An in-character supportive answer of at most 150 characters that names the character.
+
+    It greets as the character, quotes the start of the user's last message, then picks
+    empathy, a shared experience, advice and encouragement from small pools.
+    """
     rng = request.rng()
     chinese = is_chinese(request.system) or not request.system
     name = actor_name(request.system) or ("我" if chinese else "I")
-    pools = _ZH_ACTOR if chinese else _EN_ACTOR
-    q = first_clause(request.last_user, 14 if chinese else 40) or ("这件事" if chinese else "that")
-    parts = [rng.choice(pool).format(name=name, q=q) for pool in pools]
-    if rng.random() < 0.5:  # vary the order of empathy and experience sharing
-        parts[2], parts[3] = parts[3], parts[2]
-    return clip(("" if chinese else " ").join(parts), 150)
+    if chinese:
+        q = first_clause(request.last_user, 14) or "这件事"
+        parts = [rng.choice(pool).format(name=name, q=q) for pool in _ZH_ACTOR]
+        if rng.random() < 0.5:  # vary the order of empathy and experience sharing
+            parts[2], parts[3] = parts[3], parts[2]
+        return clip("".join(parts), 150)
+    q = " ".join(first_clause(request.last_user, 60).split()[:6]) or "that"
+    parts = [rng.choice(pool).format(name=name, q=q) for pool in _EN_ACTOR]
+    return clip(" ".join(parts), 150)
 
 
 # ---------------------------------------------------------------- user simulator

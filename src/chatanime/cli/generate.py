@@ -24,7 +24,7 @@ from chatanime.pricing import price_table
 from chatanime.runner import RateLimit, RunOptions
 from chatanime.store import open_store
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def parse_ids(text: str) -> tuple[int, ...]:

@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
@@ -43,7 +43,6 @@ PARALLEL_MIN_TEXTS = 2000
 
 _FOLD = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _EN_WORD = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
-_SEP = "\x1f"  # whitespace to str.isspace(), so never inside a token
 
 
 def fold_width(text: str) -> str:
@@ -143,61 +142,73 @@ def encode_chars(texts: Sequence[str]) -> Encoded:
     return Encoded(type_of[kept].astype(np.int64), offsets, vocab)
 
 
-def _cut_chunk(texts: list[str]) -> list[str]:
-    """Worker: jieba words of each text, joined by a whitespace separator (cheap to pickle)."""
-    return [_SEP.join(word_tokens(t, "zh")) for t in texts]
+def merge_encoded(parts: Sequence[Encoded]) -> Encoded:
+    """Concatenate encodings made with separate vocabularies (e.g. by worker processes)."""
+    index: dict[str, int] = {}
+    ids = []
+    for part in parts:
+        remap = np.array([index.setdefault(w, len(index)) for w in part.vocab], dtype=np.int64)
+        ids.append(remap[part.ids] if part.ids.size else part.ids)
+    lengths = np.concatenate([p.lengths for p in parts]) if parts else np.zeros(0, np.int64)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    return Encoded(flat.astype(np.int64), offsets, tuple(index))
 
 
-def _chunks(texts: Sequence[str], parts: int) -> list[list[str]]:
-    """Split into ``parts`` contiguous chunks of about equal character count."""
-    sizes = np.cumsum([len(t) for t in texts])
+def encode_words(texts: Sequence[str], language: str = "zh") -> Encoded:
+    """Word tokens of every text, encoded (one process)."""
+    return encode_tokens([word_tokens(t, language) for t in texts])
+
+
+def chunks(items: Sequence[str], parts: int) -> list[list[str]]:
+    """Split texts into up to ``parts`` contiguous chunks of about equal character count."""
+    sizes = np.cumsum([len(t) for t in items])
     total = int(sizes[-1]) if len(sizes) else 0
     cuts = [0, *np.searchsorted(sizes, [total * k / parts for k in range(1, parts)]).tolist()]
-    cuts.append(len(texts))
-    return [list(texts[a:b]) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    cuts.append(len(items))
+    return [list(items[a:b]) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 def default_workers(n_texts: int) -> int:
-    """Worker processes for segmentation: up to 2 cores, and only for large inputs."""
+    """Worker processes to use: up to 2 cores, only for large inputs and where fork exists."""
     if n_texts < PARALLEL_MIN_TEXTS or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def encode_words_async(
-    texts: Sequence[str], language: str = "zh", workers: int | None = None
-) -> Callable[[], Encoded]:
-    """Start word tokenisation; the returned function waits for and encodes the result.
+def fork_pool(workers: int) -> Executor | None:
+    """A process pool of ``workers`` forked processes, or None for in-process work."""
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
-    With ``workers > 1`` (Chinese only) jieba runs in forked processes, so the caller can
-    compute character metrics meanwhile; otherwise the work happens when the result is asked.
+
+def encode_words_async(
+    texts: Sequence[str], language: str = "zh", executor: Executor | None = None, parts: int = 4
+) -> Callable[[], Encoded]:
+    """Start word tokenisation; the returned function waits for and returns the encoding.
+
+    With an ``executor`` (see :func:`fork_pool`) the texts are segmented in ``parts`` chunks by
+    the workers, so the caller can compute character metrics meanwhile; without one the work
+    happens when the result is asked for. jieba is initialised first so forked workers share
+    its dictionary.
     """
     check_language(language)
-    n_workers = default_workers(len(texts)) if workers is None else workers
-    if language != "zh" or n_workers <= 1 or len(texts) < 2:
-        return lambda: encode_tokens([word_tokens(t, language) for t in texts])
-    _jieba()  # load the dictionary once, before forking, so the workers share it
-    pool = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("fork"))
-    futures = [pool.submit(_cut_chunk, chunk) for chunk in _chunks(texts, n_workers)]
-
-    def result() -> Encoded:
-        try:
-            joined = [line for fut in futures for line in fut.result()]
-        finally:
-            pool.shutdown()
-        return encode_tokens([line.split(_SEP) if line else [] for line in joined])
-
-    return result
+    if executor is None or len(texts) < 2:
+        return lambda: encode_words(texts, language)
+    if language == "zh":
+        _jieba()
+    futures = [executor.submit(encode_words, chunk, language) for chunk in chunks(texts, parts)]
+    return lambda: merge_encoded([fut.result() for fut in futures])
 
 
-def encode_texts(
-    texts: Sequence[str], unit: Unit, language: str = "zh", workers: int | None = None
-) -> Encoded:
+def encode_texts(texts: Sequence[str], unit: Unit, language: str = "zh") -> Encoded:
     """Tokenise and encode ``texts`` in ``unit``."""
     if unit == "char":
         return encode_chars(texts)
     if unit == "word":
-        return encode_words_async(texts, language, workers)()
+        return encode_words(texts, language)
     raise ValueError(f"unknown unit {unit!r}; use 'char' or 'word'")
 
 
@@ -216,7 +227,7 @@ class NgramCounts:
     n_types: int
 
 
-def _sort_positions(keys: Int64s, positions: Int64s) -> tuple[Int64s, Int64s]:
+def sort_by_key(keys: Int64s, positions: Int64s) -> tuple[Int64s, Int64s]:
     """(keys, positions) ordered by (key, position); a packed value sort when it fits 63 bits."""
     if not keys.size:
         return keys, positions
@@ -240,7 +251,7 @@ def ngram_counts(enc: Encoded, max_n: int) -> list[NgramCounts]:
         starts = np.arange(max(size - n + 1, 0), dtype=np.int64)
         starts = starts[answer[starts + n - 1] == answer[starts]] if n > 1 else starts
         keys = dense[starts] * vocab + enc.ids[starts + n - 1] if n > 1 else dense[starts]
-        sorted_keys, order = _sort_positions(keys, starts)
+        sorted_keys, order = sort_by_key(keys, starts)
         new_type = np.ones(len(order), dtype=bool)
         new_type[1:] = sorted_keys[1:] != sorted_keys[:-1]
         type_sorted = np.cumsum(new_type) - 1

@@ -1,0 +1,376 @@
+"""The generate job end to end against the fake server: rows, resume, kill -9, export, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from chatanime.backends.base import GenerationParams
+from chatanime.backends.fake_server import FakeServer, FakeServerConfig
+from chatanime.backends.registry import get_model
+from chatanime.backends.retry import RetryPolicy
+from chatanime.benchmark import load_benchmark
+from chatanime.cli.generate import parse_ids, register
+from chatanime.dataset import load_system_file
+from chatanime.errors import DataError
+from chatanime.generation import (
+    GenerationJob,
+    GenerationReport,
+    dry_run,
+    export_system,
+    generate_async,
+    run_spec,
+)
+from chatanime.pricing import Price, PriceTable
+from chatanime.prompts import load_prompt
+from chatanime.runner import RunOptions
+from chatanime.store import Store, open_store
+from chatanime.store.schema import calls, dialogues, runs, units
+
+BENCH = load_benchmark("chatanime")
+PRICES = PriceTable(
+    {"fake/actor": Price(input=1.0, output=2.0), "fake/user-sim": Price(input=0.5, output=0.5)}
+)
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    srv = FakeServer(FakeServerConfig())
+    with srv.running():
+        yield srv
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    st = open_store(str(tmp_path / "store.db"))
+    yield st
+    st.dispose()
+
+
+def job(**overrides: Any) -> GenerationJob:
+    values: dict[str, Any] = {
+        "name": "my-model",
+        "actor": "fake/actor",
+        "user_sim": "fake/user-sim",
+        "benchmark": BENCH,
+        "characters": ("luffy",),
+        "scenarios": (1, 2, 3, 4),
+    }
+    return GenerationJob(**{**values, **overrides})
+
+
+async def generate_with(
+    store: Store, server: FakeServer, the_job: GenerationJob, **kwargs: Any
+) -> GenerationReport:
+    options = RunOptions(
+        progress=False,
+        concurrency=kwargs.pop("concurrency", 4),
+        retry=RetryPolicy(base_delay=0.01, max_delay=0.05),
+    )
+    return await generate_async(
+        the_job,
+        store,
+        models=lambda n: get_model(n, base_url=server.base_url),
+        options=options,
+        prices=PRICES,
+        **kwargs,
+    )
+
+
+def rows(store: Store, table: Any) -> list[Any]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(table)).all())
+
+
+async def test_small_run_stores_dialogues_calls_and_config(
+    store: Store, server: FakeServer
+) -> None:
+    report = await generate_with(store, server, job())
+    assert (report.summary.done, report.summary.failed, report.selected) == (4, 0, 4)
+    stored = rows(store, dialogues)
+    assert sorted((d.character, d.scenario) for d in stored) == [("luffy", i) for i in (1, 2, 3, 4)]
+    for d in stored:
+        assert d.system == "my-model" and d.benchmark == "chatanime"
+        assert d.question_r1 == BENCH.scenario(d.scenario).question_r1
+        assert d.answer_r1 and d.question_r2 and d.answer_r2
+        assert json.loads(d.sources_json)["q2"] == "user-sim:fake/user-sim"
+    made = rows(store, calls)
+    assert sorted(c.role for c in made).count("actor") == 8 and len(made) == 12
+    for c in made:
+        assert c.input_tokens > 0 and c.output_tokens > 0 and c.latency_s > 0
+        assert c.cost_usd is not None and c.cost_usd > 0
+    (run_row,) = rows(store, runs)
+    config = json.loads(run_row.config_json)
+    roleplay, user_sim = load_prompt("roleplay", "zh"), load_prompt("user-sim", "zh")
+    assert config["prompts"] == {"actor": roleplay.ref, "user_sim": user_sim.ref}
+    assert config["prompt_sha256"] == {"actor": roleplay.sha256, "user_sim": user_sim.sha256}
+    assert config["benchmark"] == {"name": "chatanime", "sha256": BENCH.sha256}
+    assert config["models"] == {"actor": "fake/actor", "user_sim": "fake/user-sim"}
+    assert "chatanime" in config and "params" in config
+    assert report.summary.cost_usd == pytest.approx(sum(c.cost_usd for c in made))
+    assert report.mean_user_turn_length is not None and 60 <= report.mean_user_turn_length <= 150
+
+
+async def test_rerun_calls_nothing(store: Store, server: FakeServer) -> None:
+    await generate_with(store, server, job())
+    before = server.stats()["requests"]
+    again = await generate_with(store, server, job())
+    assert server.stats()["requests"] == before
+    assert (again.summary.skipped, again.summary.calls) == (4, 0)
+    assert len(rows(store, dialogues)) == 4
+
+
+async def test_card_variant_records_card_hashes(store: Store, server: FakeServer) -> None:
+    report = await generate_with(store, server, job(card=True, scenarios=(1,)))
+    assert report.summary.done == 1
+    config = json.loads(rows(store, runs)[0].config_json)
+    assert config["card_sha256"]["luffy"] == BENCH.character("luffy").sha256
+    assert config["prompts"]["actor"] == load_prompt("roleplay-card", "zh").ref
+    assert run_spec(job(card=True)).id != run_spec(job()).id
+
+
+async def test_simulator_speaking_as_the_character_is_a_recorded_failure(
+    store: Store, server: FakeServer
+) -> None:
+    bad = "蒙奇·D·路飞：别担心！我当初学霸气的时候也控制不好，只要坚持练习就一定能行！你相信我吗？"
+    server.script("fake/user-sim", [{"text": bad}] * 3)
+    report = await generate_with(store, server, job(scenarios=(1, 2, 3)), concurrency=1)
+    s = report.summary
+    assert (s.done, s.failed) == (2, 1)
+    ((unit_id, error),) = s.errors.items()
+    assert unit_id.endswith(":luffy:1") and "3 attempts" in error and "speaker label" in error
+    failed = [u for u in rows(store, units) if u.status == "failed"]
+    assert len(failed) == 1 and failed[0].error == error
+    steps = sorted(c.step for c in rows(store, calls) if c.unit_id == unit_id)
+    assert steps == ["actor1#1", "usersim#1", "usersim#2", "usersim#3"]
+    assert len(rows(store, dialogues)) == 2
+    # a rerun replays the rejected attempts (no new request) and fails the same way
+    before = server.stats()["requests"]
+    again = await generate_with(store, server, job(scenarios=(1, 2, 3)))
+    assert again.summary.failed == 1 and server.stats()["requests"] == before
+    # one more attempt is a new step of the same run, and it succeeds
+    more = await generate_with(store, server, job(scenarios=(1, 2, 3), user_sim_attempts=4))
+    assert more.summary.done == 1 and len(rows(store, dialogues)) == 3
+
+
+async def test_answers_over_the_limit_are_counted(store: Store, server: FakeServer) -> None:
+    server.script("fake/actor", [{"text": "好" * 170}])
+    report = await generate_with(store, server, job(scenarios=(1, 2)), concurrency=1)
+    assert report.over_limit == {1: 1, 2: 0}
+    assert any(len(d.answer_r1) == 170 for d in rows(store, dialogues))
+
+
+async def test_same_name_for_a_different_run_is_refused(store: Store, server: FakeServer) -> None:
+    await generate_with(store, server, job(scenarios=(1,)))
+    other = job(scenarios=(1,), params=GenerationParams(temperature=0.3))
+    with pytest.raises(DataError, match="choose another --name"):
+        await generate_with(store, server, other)
+
+
+async def test_export_round_trips_through_the_dataset_loader(
+    store: Store, server: FakeServer, tmp_path: Path
+) -> None:
+    report = await generate_with(store, server, job(), out_dir=tmp_path / "out")
+    assert report.exported == tmp_path / "out" / "my-model.json"
+    raw = json.loads(report.exported.read_text(encoding="utf-8"))
+    assert list(raw) == [BENCH.character("luffy").key]
+    assert [r["dialog_id"] for r in raw[BENCH.character("luffy").key]] == [1, 2, 3, 4]
+    slugs = {c.key: c.slug for c in BENCH.characters}
+    loaded = load_system_file(report.exported, slugs)
+    stored = {(d.character, d.scenario): d for d in rows(store, dialogues)}
+    assert len(loaded) == 4
+    for d in loaded:
+        row = stored[(d.character, d.scenario)]
+        assert (d.system, d.a1, d.q2, d.a2) == (
+            "my-model",
+            row.answer_r1,
+            row.question_r2,
+            row.answer_r2,
+        )
+    with pytest.raises(DataError):
+        export_system(store, "nobody", BENCH, tmp_path)
+
+
+def test_dry_run_counts_calls_and_prices() -> None:
+    plan = dry_run(job(characters=("luffy", "naruto"), scenarios=None), PRICES)
+    assert plan.units == 120
+    assert [(role, e.model, e.calls) for role, e in plan.estimates] == [
+        ("actor (round 1)", "fake/actor", 120),
+        ("user simulator", "fake/user-sim", 120),
+        ("actor (round 2)", "fake/actor", 120),
+    ]
+    r1, _, r2 = (e for _, e in plan.estimates)
+    assert r2.input_tokens > r1.input_tokens > 0 and r1.usd is not None and r1.usd > 0
+    assert plan.total_usd == pytest.approx(sum(e.usd or 0 for _, e in plan.estimates))
+    unpriced = dry_run(job(actor="openai/some-new-model"), PRICES)
+    assert unpriced.total_usd is None and unpriced.unpriced == ["openai/some-new-model"]
+
+
+def test_parse_ids() -> None:
+    assert parse_ids("1-5,9") == (1, 2, 3, 4, 5, 9)
+    assert parse_ids("3, 3,2") == (3, 2)
+    for bad in ("x", "5-1", ""):
+        with pytest.raises(DataError):
+            parse_ids(bad)
+
+
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def root() -> None:
+        """Test root (keeps ``generate`` a sub-command)."""
+
+    return app
+
+
+def test_cli_generates_and_exports(server: FakeServer, tmp_path: Path) -> None:
+    db, out = tmp_path / "cli.db", tmp_path / "out"
+    args = [
+        "generate",
+        "--model",
+        "fake/actor",
+        "--user-sim",
+        "fake/user-sim",
+        "--name",
+        "cli-sys",
+        "--characters",
+        "luffy,naruto",
+        "--scenarios",
+        "1-3",
+        "--limit",
+        "4",
+        "--store",
+        str(db),
+        "--base-url",
+        server.base_url,
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    result = CliRunner().invoke(cli(), args)
+    assert result.exit_code == 0, result.output
+    assert "4 generated now" in result.output and "exported" in result.output
+    data = json.loads((out / "cli-sys.json").read_text(encoding="utf-8"))
+    assert sum(len(v) for v in data.values()) == 4
+    again = CliRunner().invoke(cli(), args)
+    assert again.exit_code == 0 and "4 already done" in again.output
+
+
+def test_cli_dry_run_names_unpriced_models() -> None:
+    args = [
+        "generate",
+        "--model",
+        "openai/some-new-model",
+        "--user-sim",
+        "openai/gpt-4.1",
+        "--name",
+        "x",
+        "--limit",
+        "10",
+        "--dry-run",
+    ]
+    result = CliRunner().invoke(cli(), args)
+    assert result.exit_code == 0, result.output
+    assert "10 dialogues" in result.output and "no price" in result.output
+    assert "openai/some-new-model has no price" in result.output
+
+
+KILL_SCRIPT = """
+import sys
+from chatanime.backends.registry import get_model
+from chatanime.benchmark import load_benchmark
+from chatanime.generation import GenerationJob, generate
+from chatanime.runner import RunOptions
+from chatanime.store import open_store
+
+url, db = sys.argv[1], sys.argv[2]
+job = GenerationJob(name="killed", actor="fake/actor", user_sim="fake/user-sim",
+                    benchmark=load_benchmark("chatanime"), characters=("luffy",),
+                    scenarios=tuple(range(1, 41)))
+report = generate(job, open_store(db), models=lambda n: get_model(n, base_url=url),
+                  options=RunOptions(concurrency=4, progress=False))
+print("done", report.summary.done, report.summary.failed)
+"""
+
+
+def _count(db: Path, table: Any) -> int:
+    """Rows of ``table``, read with plain sqlite3 (not open_store: it would migrate, racing
+    the generating process); 0 while the other process has not created the tables yet."""
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0])
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise
+    finally:
+        conn.close()
+
+
+def _wait_idle(server: FakeServer) -> dict[str, Any]:
+    for _ in range(500):
+        stats = server.stats()
+        if stats["in_flight"] == 0:
+            return stats
+        time.sleep(0.02)
+    raise AssertionError("the fake server never went idle")
+
+
+def test_kill_minus_9_then_rerun_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    script, db = tmp_path / "gen.py", tmp_path / "kill.db"
+    script.write_text(KILL_SCRIPT, encoding="utf-8")
+    needed, concurrency = 40 * 3, 4
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    srv = FakeServer(FakeServerConfig(latency_ms=100))
+    with srv.running():
+        proc = subprocess.Popen([sys.executable, str(script), srv.base_url, str(db)], env=env)
+        try:
+            while _count(db, dialogues) < 5:
+                assert proc.poll() is None, "the run ended before it could be killed"
+                time.sleep(0.02)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        at_kill = _wait_idle(srv)
+        stored_calls, stored_dialogues = _count(db, calls), _count(db, dialogues)
+        assert 5 <= stored_dialogues < 40
+        # only calls whose answers were not yet stored are lost, at most one per worker
+        assert at_kill["requests"] - stored_calls <= concurrency
+        done = subprocess.run(
+            [sys.executable, str(script), srv.base_url, str(db)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        after = _wait_idle(srv)
+    assert "done" in done.stdout
+    # the rerun asked exactly for the calls that were not stored: no finished call repeated
+    assert after["requests"] - at_kill["requests"] == needed - stored_calls
+    assert after["repeated_ok"] <= at_kill["requests"] - stored_calls
+    st = open_store(str(db))
+    with st.engine.connect() as conn:
+        cells = conn.execute(select(dialogues.c.character, dialogues.c.scenario)).all()
+    st.dispose()
+    assert sorted(cells) == [("luffy", i) for i in range(1, 41)]
+    assert _count(db, calls) == needed
