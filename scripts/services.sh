@@ -7,6 +7,9 @@
 #   scripts/services.sh stop     stop the throwaway cluster
 #   eval "$(scripts/services.sh)"  also exports CHATANIME_TEST_PG_URL in the caller
 #
+# The cluster is a disposable test fixture: it runs with fsync off (CREATE DATABASE per test
+# is then cheap). The crash-safety tests kill the *app server*, never PostgreSQL.
+#
 # Progress goes to stderr; stdout carries only the `export ...` line so that the
 # eval form works. The URL is also written to .pgdata/url, which the pytest
 # fixture reads when the variable is absent.
@@ -75,7 +78,27 @@ free_port() {
     echo "$port"
 }
 
-cluster_dir() { echo "$STATE/cluster"; }
+# The cluster lives in .pgdata/cluster unless the postgres user cannot reach the checkout
+# (e.g. a clone under a 0700 home directory): then in a per-checkout folder under /tmp.
+# The choice is recorded in .pgdata/cluster_dir so that `stop` finds it.
+cluster_dir() {
+    local dir
+    if [ -f "$STATE/cluster_dir" ]; then cat "$STATE/cluster_dir"; return; fi
+    dir="$STATE/cluster"
+    mkdir -p "$dir"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown "$(pg_user)" "$dir"
+        if ! runuser -u postgres -- test -w "$dir" 2>/dev/null; then
+            rmdir "$dir"
+            dir="${TMPDIR:-/tmp}/chatanime-pg-$(echo "$ROOT" | sha256sum | cut -c1-12)"
+            mkdir -p "$dir"
+            chown "$(pg_user)" "$dir"
+        fi
+    fi
+    chmod 700 "$dir"
+    echo "$dir" >"$STATE/cluster_dir"
+    echo "$dir"
+}
 
 start_postgres() {
     local bin cluster port url
@@ -89,10 +112,6 @@ start_postgres() {
     cluster="$(cluster_dir)"
     if [ ! -f "$cluster/PG_VERSION" ]; then
         log "initialising a throwaway cluster in $cluster"
-        rm -rf "$cluster"
-        mkdir -p "$cluster"
-        if [ "$(id -u)" -eq 0 ]; then chown "$(pg_user)" "$cluster"; fi
-        chmod 700 "$cluster"
         as_pg "$bin/initdb" -D "$cluster" -U postgres --auth=trust -E UTF8 \
             --locale=C.UTF-8 >/dev/null
     fi
@@ -120,7 +139,7 @@ start_postgres() {
 stop_postgres() {
     local bin cluster
     bin="$(pg_bindir || true)"
-    cluster="$(cluster_dir)"
+    cluster="$(cat "$STATE/cluster_dir" 2>/dev/null || echo "$STATE/cluster")"
     if [ -n "$bin" ] && [ -f "$cluster/PG_VERSION" ]; then
         as_pg "$bin/pg_ctl" -D "$cluster" -m fast stop >/dev/null 2>&1 || true
     fi

@@ -4,11 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh dev
-bash scripts/services.sh start
-if [ -f .pgdata/url ] && [ -z "${CHATANIME_TEST_PG_URL:-}" ]; then
-  CHATANIME_TEST_PG_URL="$(cat .pgdata/url)"
-  export CHATANIME_TEST_PG_URL
-fi
+eval "$(bash scripts/services.sh start)"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy

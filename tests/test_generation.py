@@ -9,17 +9,17 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
-from sqlalchemy import func, select
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from chatanime.backends.base import GenerationParams
-from chatanime.backends.fake_server import FakeServer, FakeServerConfig
+from chatanime.backends.fake_server import FakeServer
 from chatanime.backends.registry import get_model
 from chatanime.backends.retry import RetryPolicy
 from chatanime.benchmark import load_benchmark
@@ -48,10 +48,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def server() -> Iterator[FakeServer]:
-    srv = FakeServer(FakeServerConfig())
-    with srv.running():
-        yield srv
+def server(fake_server: FakeServer) -> FakeServer:
+    """The shared fake server of tests/plugins/fake.py (reset for each test)."""
+    return fake_server
 
 
 @pytest.fixture
@@ -334,36 +333,37 @@ def _wait_idle(server: FakeServer) -> dict[str, Any]:
     raise AssertionError("the fake server never went idle")
 
 
-def test_kill_minus_9_then_rerun_loses_and_repeats_nothing(tmp_path: Path) -> None:
+def test_kill_minus_9_then_rerun_loses_and_repeats_nothing(
+    tmp_path: Path, fake_server_factory: Callable[..., FakeServer]
+) -> None:
     script, db = tmp_path / "gen.py", tmp_path / "kill.db"
     script.write_text(KILL_SCRIPT, encoding="utf-8")
     needed, concurrency = 40 * 3, 4
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    srv = FakeServer(FakeServerConfig(latency_ms=100))
-    with srv.running():
-        proc = subprocess.Popen([sys.executable, str(script), srv.base_url, str(db)], env=env)
-        try:
-            while _count(db, dialogues) < 5:
-                assert proc.poll() is None, "the run ended before it could be killed"
-                time.sleep(0.02)
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        at_kill = _wait_idle(srv)
-        stored_calls, stored_dialogues = _count(db, calls), _count(db, dialogues)
-        assert 5 <= stored_dialogues < 40
-        # only calls whose answers were not yet stored are lost, at most one per worker
-        assert at_kill["requests"] - stored_calls <= concurrency
-        done = subprocess.run(
-            [sys.executable, str(script), srv.base_url, str(db)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        after = _wait_idle(srv)
+    srv = fake_server_factory(latency_ms=100)
+    proc = subprocess.Popen([sys.executable, str(script), srv.base_url, str(db)], env=env)
+    try:
+        while _count(db, dialogues) < 5:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    at_kill = _wait_idle(srv)
+    stored_calls, stored_dialogues = _count(db, calls), _count(db, dialogues)
+    assert 5 <= stored_dialogues < 40
+    # only calls whose answers were not yet stored are lost, at most one per worker
+    assert at_kill["requests"] - stored_calls <= concurrency
+    done = subprocess.run(
+        [sys.executable, str(script), srv.base_url, str(db)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    after = _wait_idle(srv)
     assert "done" in done.stdout
     # the rerun asked exactly for the calls that were not stored: no finished call repeated
     assert after["requests"] - at_kill["requests"] == needed - stored_calls

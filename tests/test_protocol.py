@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chatanime.backends.fake_server import FakeServer, FakeServerConfig
+from chatanime.backends.fake_server import FakeServer
 from chatanime.backends.registry import get_model
 from chatanime.backends.retry import RetryPolicy
 from chatanime.benchmark import load_benchmark
@@ -95,10 +94,9 @@ class OneDialogue:
 
 
 @pytest.fixture
-def server() -> Iterator[FakeServer]:
-    srv = FakeServer(FakeServerConfig())
-    with srv.running():
-        yield srv
+def server(fake_server: FakeServer) -> FakeServer:
+    """The shared fake server of tests/plugins/fake.py (reset for each test)."""
+    return fake_server
 
 
 async def run_one(tmp_path: Path, server: FakeServer, protocol: EsrpProtocol) -> RunSummary:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from rich.console import Console
 from sqlalchemy import Connection, func, select
 
 from chatanime.backends.base import ChatMessage, ChatModel, GenerationParams
-from chatanime.backends.fake_server import FakeServer, FakeServerConfig
+from chatanime.backends.fake_server import FakeServer
 from chatanime.backends.registry import get_model
 from chatanime.backends.retry import RetryPolicy
 from chatanime.pricing import Price, PriceTable
@@ -39,10 +39,9 @@ PRICES = PriceTable({"fake/echo": Price(input=1.0, output=2.0)})
 
 
 @pytest.fixture
-def server() -> Iterator[FakeServer]:
-    srv = FakeServer(FakeServerConfig())
-    with srv.running():
-        yield srv
+def server(fake_server: FakeServer) -> FakeServer:
+    """The shared fake server of tests/plugins/fake.py (reset for each test)."""
+    return fake_server
 
 
 @pytest.fixture
@@ -198,12 +197,11 @@ async def test_exhausted_retries_are_a_recorded_failure(store: Store, server: Fa
     assert failure.retries == 1 and "503" in failure.error
 
 
-async def test_concurrency_bounds_requests_in_flight(tmp_path: Path, store: Store) -> None:
-    srv = FakeServer(FakeServerConfig(latency_ms=30))
-    with srv.running():
-        summary = await run(
-            store, srv, [EchoUnit(f"u{i}", steps=1) for i in range(24)], concurrency=4
-        )
+async def test_concurrency_bounds_requests_in_flight(
+    store: Store, fake_server_factory: Callable[..., FakeServer]
+) -> None:
+    srv = fake_server_factory(latency_ms=30)
+    summary = await run(store, srv, [EchoUnit(f"u{i}", steps=1) for i in range(24)], concurrency=4)
     assert summary.done == 24
     assert 2 <= srv.stats()["max_in_flight"] <= 4
 

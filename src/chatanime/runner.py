@@ -23,13 +23,8 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
-
-from sqlalchemy import Connection, Table, select
-from sqlalchemy.exc import IntegrityError
+from typing import Any, Protocol
 
 from chatanime import __version__
 from chatanime.backends.base import (
@@ -44,74 +39,15 @@ from chatanime.backends.ratelimit import RateLimitedModel, RateLimiter
 from chatanime.backends.registry import provider_of
 from chatanime.backends.retry import RetryingModel, RetryPolicy
 from chatanime.pricing import PriceTable
+from chatanime.runner_journal import Persist, RunJournal, insert_or_ignore, upsert
 from chatanime.runner_progress import RunProgress
 from chatanime.store import Store
-from chatanime.store.schema import call_failures, calls, runs, units
-
-T = TypeVar("T")
-Persist = Callable[[Connection, str, Mapping[str, Any]], None]
-"""Writes a finished unit's own rows (e.g. a dialogue) in the transaction marking it done."""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def stable_hash(payload: Any, length: int = 20) -> str:
     """Hex sha256 of canonical JSON: the basis of every deterministic id."""
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
-
-
-def _dialect_insert(conn: Connection, table: Table, row: Mapping[str, Any]) -> Any:
-    """The dialect's INSERT that supports ON CONFLICT (SQLite, PostgreSQL), else ``None``."""
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table).values(dict(row))
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).values(dict(row))
-    return None
-
-
-def insert_or_ignore(
-    conn: Connection, table: Table, row: Mapping[str, Any], keys: Sequence[str]
-) -> bool:
-    """Insert unless a row with the same ``keys`` (a unique constraint) exists.
-
-    Returns whether a row was inserted. This is what makes "store it again after a
-    crash" harmless instead of a duplicate.
-    """
-    stmt = _dialect_insert(conn, table, row)
-    if stmt is not None:
-        return bool(conn.execute(stmt.on_conflict_do_nothing(index_elements=list(keys))).rowcount)
-    try:
-        with conn.begin_nested():
-            conn.execute(table.insert().values(dict(row)))
-    except IntegrityError:
-        return False
-    return True
-
-
-def upsert(
-    conn: Connection,
-    table: Table,
-    row: Mapping[str, Any],
-    keys: Sequence[str],
-    keep: Sequence[str] = (),
-) -> None:
-    """Insert, or update every column except ``keys`` and ``keep`` of the existing row."""
-    changes = {k: v for k, v in row.items() if k not in keys and k not in keep}
-    stmt = _dialect_insert(conn, table, row)
-    if stmt is not None:
-        set_ = {k: stmt.excluded[k] for k in changes}
-        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=set_))
-        return
-    if not insert_or_ignore(conn, table, row, keys):
-        where = [table.c[k] == row[k] for k in keys]
-        conn.execute(table.update().where(*where).values(changes))
 
 
 def call_key(run_id: str, unit_id: str, step: str) -> str:
@@ -228,64 +164,34 @@ class ModelPool:
         self._retry = retry or RetryPolicy()
         self._models: dict[str, ChatModel] = {}
         self._limiters: dict[str, RateLimiter] = {}
+        self._built: list[ChatModel] = []
         self._rng = random.Random()
 
     def limited(self, name: str) -> ChatModel:
-        """The provider-limited model (built once per name)."""
+        """The provider-limited model (built once per name; unwrapped when unlimited)."""
         if name not in self._models:
             provider = provider_of(name)
             limit = self._limits.get(provider) or self._limits.get("*") or RateLimit()
+            inner = self._factory(name)
+            self._built.append(inner)
+            if limit.rpm is None and limit.tpm is None:
+                self._models[name] = inner
+                return inner
             if provider not in self._limiters:
                 self._limiters[provider] = RateLimiter(limit.rpm, limit.tpm)
-            self._models[name] = RateLimitedModel(self._factory(name), self._limiters[provider])
+            self._models[name] = RateLimitedModel(inner, self._limiters[provider])
         return self._models[name]
+
+    async def aclose(self) -> None:
+        """Close the models' connection pools while their event loop still runs."""
+        for model in self._built:
+            close = getattr(model, "aclose", None)
+            if close is not None:
+                await close()
 
     def for_call(self, name: str) -> RetryingModel:
         """A fresh retry wrapper per call, so its counter is that call's retries."""
         return RetryingModel(self.limited(name), self._retry, rng=self._rng)
-
-
-class _Journal:
-    """The run's rows: finished calls (replayed from memory) and serialised writes."""
-
-    def __init__(self, store: Store, run_id: str) -> None:
-        self.store = store
-        self.run_id = run_id
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatanime-store")
-        self.calls: dict[str, ChatResponse] = {}
-        self.run_cost = 0.0
-
-    def load(self) -> dict[str, dict[str, Any]]:
-        """Load finished calls and the results of finished units."""
-        with self.store.engine.connect() as conn:
-            for row in conn.execute(select(calls).where(calls.c.run_id == self.run_id)):
-                self.calls[row.key] = ChatResponse(
-                    text=row.response_text,
-                    model=row.model,
-                    input_tokens=row.input_tokens,
-                    output_tokens=row.output_tokens,
-                    latency_s=row.latency_s,
-                    attempts=row.retries + 1,
-                )
-                self.run_cost += row.cost_usd or 0.0
-            done = conn.execute(
-                select(units.c.unit_id, units.c.result_json).where(
-                    units.c.run_id == self.run_id, units.c.status == "done"
-                )
-            )
-            return {r.unit_id: json.loads(r.result_json or "{}") for r in done}
-
-    async def write(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn`` in its own transaction on the writer thread."""
-
-        def transaction() -> T:
-            with self.store.engine.begin() as conn:
-                return fn(conn)
-
-        return await asyncio.get_running_loop().run_in_executor(self._writer, transaction)
-
-    def close(self) -> None:
-        self._writer.shutdown(wait=True)
 
 
 class _Runtime:
@@ -293,7 +199,7 @@ class _Runtime:
 
     def __init__(
         self,
-        journal: _Journal,
+        journal: RunJournal,
         pool: ModelPool,
         prices: PriceTable | None,
         summary: RunSummary,
@@ -375,84 +281,47 @@ class UnitContext:
         cost: float | None,
         retries: int,
     ) -> None:
-        row = {
-            "key": key,
-            "run_id": self.run_id,
-            "unit_id": self.unit_id,
-            "step": step,
-            "role": role,
-            "model": model,
-            "prompt_ref": prompt_ref,
-            "response_text": response.text,
-            "input_tokens": response.input_tokens,
-            "output_tokens": response.output_tokens,
-            "latency_s": response.latency_s,
-            "cost_usd": cost,
-            "retries": retries,
-            "created_at": _now(),
-        }
-        await self._rt.journal.write(lambda conn: insert_or_ignore(conn, calls, row, ["key"]))
+        await self._rt.journal.record_call(
+            {
+                "key": key,
+                "unit_id": self.unit_id,
+                "step": step,
+                "role": role,
+                "model": model,
+                "prompt_ref": prompt_ref,
+                "response_text": response.text,
+                "input_tokens": response.input_tokens,
+                "output_tokens": response.output_tokens,
+                "latency_s": response.latency_s,
+                "cost_usd": cost,
+                "retries": retries,
+            }
+        )
 
     async def _record_failure(self, step: str, model: str, exc: Exception, retries: int) -> None:
-        row = {
-            "run_id": self.run_id,
-            "unit_id": self.unit_id,
-            "step": step,
-            "model": model,
-            "error": f"{type(exc).__name__}: {exc}",
-            "retries": retries,
-            "created_at": _now(),
-        }
-        await self._rt.journal.write(lambda conn: conn.execute(call_failures.insert().values(row)))
-
-
-def _mark_unit(
-    conn: Connection,
-    run_id: str,
-    unit_id: str,
-    result: Mapping[str, Any] | None,
-    error: str | None,
-    persist: Persist | None,
-) -> None:
-    if result is not None and persist is not None:
-        persist(conn, unit_id, result)
-    row = {
-        "run_id": run_id,
-        "unit_id": unit_id,
-        "status": "done" if result is not None else "failed",
-        "result_json": json.dumps(result, ensure_ascii=False) if result is not None else None,
-        "error": error,
-        "updated_at": _now(),
-    }
-    upsert(conn, units, row, ["run_id", "unit_id"])
-
-
-def _record_run(conn: Connection, spec: RunSpec) -> None:
-    now = _now()
-    row = {
-        "id": spec.id,
-        "kind": spec.kind,
-        "name": spec.name,
-        "created_at": now,
-        "updated_at": now,
-        "config_json": spec.config_json(),
-    }
-    upsert(conn, runs, row, ["id"], keep=("created_at",))
+        await self._rt.journal.record_failure(
+            {
+                "unit_id": self.unit_id,
+                "step": step,
+                "model": model,
+                "error": f"{type(exc).__name__}: {exc}",
+                "retries": retries,
+            }
+        )
 
 
 async def _run_one(rt: _Runtime, unit: Unit, persist: Persist | None, failures: list[int]) -> None:
     ctx = UnitContext(rt, unit.id)
-    run_id = rt.journal.run_id
     result: dict[str, Any] | None = None
     try:
         result = await unit.run(ctx)
-        await rt.journal.write(lambda c: _mark_unit(c, run_id, unit.id, result, None, persist))
+        await rt.journal.finish_unit(unit.id, result, None, persist)
     except (ConfigurationError, asyncio.CancelledError):
         raise
     except Exception as exc:  # a failed unit is a recorded value, not a crash
         stage = "storing its result failed: " if result is not None else ""
         error = f"{stage}{type(exc).__name__}: {exc}"
-        await rt.journal.write(lambda c: _mark_unit(c, run_id, unit.id, None, error, None))
+        await rt.journal.finish_unit(unit.id, None, error)
         rt.summary.failed += 1
         rt.summary.errors[unit.id] = error
         failures[0] += 1
@@ -496,10 +365,10 @@ async def run_units(
     ``persist`` writes a unit's own rows in the same transaction that marks it done.
     """
     options = options or RunOptions()
-    journal = _Journal(store, spec.id)
+    journal = RunJournal(store, spec.id)
     started = time.monotonic()
     try:
-        await journal.write(lambda conn: _record_run(conn, spec))
+        await journal.record_run(spec.id, spec.kind, spec.name, spec.config_json())
         finished = journal.load()
         todo = list(units_)
         summary = RunSummary(run_id=spec.id, total=len(todo), run_cost_usd=journal.run_cost)
@@ -507,10 +376,31 @@ async def run_units(
         summary.skipped = len(summary.results)
         pending = deque(u for u in todo if u.id not in finished)
         pool = ModelPool(models, rate_limits=options.rate_limits, retry=options.retry)
-        with RunProgress(options.description, summary, enabled=options.progress) as progress:
-            rt = _Runtime(journal, pool, prices, summary, progress)
-            await _drain(rt, pending, options, persist)
+        try:
+            with RunProgress(options.description, summary, enabled=options.progress) as progress:
+                rt = _Runtime(journal, pool, prices, summary, progress)
+                await _drain(rt, pending, options, persist)
+        finally:
+            await pool.aclose()
     finally:
         journal.close()
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+__all__ = [
+    "CallContext",
+    "ModelPool",
+    "Persist",
+    "RateLimit",
+    "RunOptions",
+    "RunSpec",
+    "RunSummary",
+    "Unit",
+    "UnitContext",
+    "call_key",
+    "insert_or_ignore",
+    "run_units",
+    "stable_hash",
+    "upsert",
+]

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
@@ -141,23 +142,34 @@ def character_names(character: Character) -> tuple[str, ...]:
 _QUOTED = re.compile(r"「[^」]*」|“[^”]*”|『[^』]*』|\"[^\"\n]*\"")
 
 
+@lru_cache(maxsize=256)
+def _character_patterns(names: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
+    """One speaker-label regex and one self-reference regex per set of names (compiled
+    once: this check runs for every simulated turn)."""
+    labels = "|".join(re.escape(n) for n in (*names, *_GENERIC_LABELS))
+    label = re.compile(rf"^\s*[【\[(（]?({labels})[】\])）]?\s*[:：]", re.MULTILINE)
+    long_names = "|".join(re.escape(n) for n in names if len(n) >= 2)
+    if not long_names:
+        return label, None
+    self_ref = re.compile(
+        rf"(?:作为|身为|我是|我就是|我可是|本人就?是)({long_names})"
+        rf"|\b(?:as|I am|I'm)\s+({long_names})\b",
+        re.IGNORECASE,
+    )
+    return label, self_ref
+
+
 def _as_character_reasons(text: str, names: Sequence[str]) -> list[str]:
     """Speaker labels, and self-references outside quotes (quoting the character's
     own words back, 「我是路飞」, is something users do)."""
-    reasons: list[str] = []
-    unquoted = _QUOTED.sub("", text)
-    for name in (*names, *_GENERIC_LABELS):
-        label = re.compile(rf"^\s*[【\[(（]?{re.escape(name)}[】\])）]?\s*[:：]", re.MULTILINE)
-        if label.search(text):
-            reasons.append(f"a line starts with the speaker label {name!r}")
-    for name in names:
-        if len(name) < 2:
-            continue
-        quoted = re.escape(name)
-        self_ref = rf"(作为|身为|我是|我就是|我可是|本人就?是){quoted}|\b(as|I am|I'm)\s+{quoted}\b"
-        if re.search(self_ref, unquoted, re.IGNORECASE):
-            reasons.append(f"refers to itself as {name!r}")
-    return reasons
+    ordered = tuple(sorted(set(names), key=len, reverse=True))
+    label, self_ref = _character_patterns(ordered)
+    reasons = [f"a line starts with the speaker label {m.group(1)!r}" for m in label.finditer(text)]
+    if self_ref is not None:
+        unquoted = _QUOTED.sub("", text)
+        for match in self_ref.finditer(unquoted):
+            reasons.append(f"refers to itself as {match.group(1) or match.group(2)!r}")
+    return list(dict.fromkeys(reasons))
 
 
 def _meta_reasons(text: str, language: str) -> list[str]:

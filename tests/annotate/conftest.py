@@ -35,8 +35,9 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def live_server(store: Store, tmp_path: Path) -> Iterator[LiveServer]:
     """A server subprocess on the test's store (started by the test after creating data)."""
-    server = LiveServer(store.engine.url.render_as_string(hide_password=False),
-                        tmp_path / "server.log")
+    server = LiveServer(
+        store.engine.url.render_as_string(hide_password=False), tmp_path / "server.log"
+    )
     try:
         yield server
     finally:

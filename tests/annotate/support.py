@@ -38,8 +38,12 @@ def synthetic_dialogues(
                     a1 = HOSTILE
                 out.append(
                     Dialogue(
-                        system=system, character=character, scenario=scenario,
-                        q1=f"用户的问题{scenario}", a1=a1, q2=f"追问{scenario}",
+                        system=system,
+                        character=character,
+                        scenario=scenario,
+                        q1=f"用户的问题{scenario}",
+                        a1=a1,
+                        q2=f"追问{scenario}",
                         a2=f"第二轮回答{scenario}·{character}",
                     )
                 )
@@ -57,13 +61,40 @@ def make_study(
     systems: tuple[str, ...] = SYSTEMS,
     characters: tuple[str, ...] = CHARACTERS,
     seed: int = 7,
+    dialogues: list[Dialogue] | None = None,
 ) -> CreatedStudy:
     spec = StudySpec(
-        name=name, systems=systems, characters=characters, scenarios=scenarios,
-        annotators=annotators, overlap=overlap, diversity_sets=diversity_sets,
-        diversity_n=3, seed=seed,
+        name=name,
+        systems=systems,
+        characters=characters,
+        scenarios=scenarios,
+        annotators=annotators,
+        overlap=overlap,
+        diversity_sets=diversity_sets,
+        diversity_n=3,
+        seed=seed,
     )
-    return create_study(store, spec, synthetic_dialogues(systems, characters))
+    source = (
+        dialogues
+        if dialogues is not None
+        else synthetic_dialogues(systems, characters, max(scenarios))
+    )
+    return create_study(store, spec, source)
+
+
+def release_dialogues(release_dir: Path) -> list[Dialogue]:
+    """Real dialogues of the default study selection, with gpt-4.1/luffy/2 made hostile."""
+    from chatanime.corpus import load_corpus
+
+    corpus = load_corpus(release_dir, download=False).filter(
+        systems=list(SYSTEMS), characters=list(CHARACTERS), scenarios=[1, 2, 3]
+    )
+    return [
+        d.model_copy(update={"a1": HOSTILE})
+        if (d.system, d.character, d.scenario) == ("gpt-4.1", "luffy", 2)
+        else d
+        for d in corpus.dialogues
+    ]
 
 
 def form_fields(html: str) -> tuple[str, str, list[str]]:

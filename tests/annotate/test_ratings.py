@@ -28,7 +28,8 @@ from tests.annotate.support import make_study
 def test_parse_values_accepts_complete_forms_only() -> None:
     metrics = ["fluency", "coherency"]
     assert parse_values({"m_fluency": "1", "m_coherency": "5", "csrf": "x"}, metrics) == {
-        "fluency": 1, "coherency": 5,
+        "fluency": 1,
+        "coherency": 5,
     }
     bad_forms = [
         ({"m_fluency": "1"}, "missing"),
@@ -64,9 +65,9 @@ def test_double_submit_is_idempotent_and_resubmit_updates(store: Store) -> None:
     with store.engine.connect() as conn:
         stored = dict(
             conn.execute(
-                select(ratings.c.metric, ratings.c.value).join(
-                    assignments, assignments.c.id == ratings.c.assignment_id
-                ).where(assignments.c.annotator_id == who.id)
+                select(ratings.c.metric, ratings.c.value)
+                .join(assignments, assignments.c.id == ratings.c.assignment_id)
+                .where(assignments.c.annotator_id == who.id)
             ).all()
         )
         done = conn.execute(
@@ -110,14 +111,18 @@ def test_export_csv_and_jsonl(store: Store) -> None:
     for invite in created.invites:
         who, task = _first_task(store, invite.token)
         values = dict.fromkeys(task_metrics(task.kind, who.config), 5)
-        save_ratings(store.engine, who.id, 1, task.item_id, values, "逗号,和\"引号\"")
+        save_ratings(store.engine, who.id, 1, task.item_id, values, '逗号,和"引号"')
     records = rating_records(store, "pilot")
     assert len(records) == 2 * 9
     out = io.StringIO()
     assert write_ratings(records, out, "csv") == 18
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert len(rows) == 18 and {r["annotator"] for r in rows} == {"alice", "bob"}
-    assert rows[0]["comment"] == '逗号,和"引号"' and rows[0]["system"] in {"human", "gpt-4.1", "deepseek-v3"}
+    assert rows[0]["comment"] == '逗号,和"引号"' and rows[0]["system"] in {
+        "human",
+        "gpt-4.1",
+        "deepseek-v3",
+    }
     out = io.StringIO()
     write_ratings(records, out, "jsonl")
     lines = [json.loads(x) for x in out.getvalue().splitlines()]

@@ -37,8 +37,12 @@ class ClientRun:
 
 
 def _submit_all(
-    base_url: str, token: str, run: ClientRun, value_of: Callable[[int, str], int],
-    start: threading.Barrier | None = None, stop: threading.Event | None = None,
+    base_url: str,
+    token: str,
+    run: ClientRun,
+    value_of: Callable[[int, str], int],
+    start: threading.Barrier | None = None,
+    stop: threading.Event | None = None,
 ) -> None:
     """One annotator working through their list as a browser would (GET, then POST)."""
     with httpx.Client(base_url=base_url, timeout=60.0, follow_redirects=False) as client:
@@ -103,7 +107,9 @@ def test_twenty_concurrent_annotators_lose_and_duplicate_nothing(
     assert sum(len(r.acks) for r in runs) == study.n_assignments
     with store.engine.connect() as conn:
         open_left = conn.execute(
-            select(func.count()).select_from(assignments).where(assignments.c.completed_at.is_(None))
+            select(func.count())
+            .select_from(assignments)
+            .where(assignments.c.completed_at.is_(None))
         ).scalar_one()
         distinct = conn.execute(
             select(func.count()).select_from(
@@ -119,7 +125,9 @@ def test_twenty_concurrent_annotators_lose_and_duplicate_nothing(
         form = {"csrf": csrf, "item": item, **{f"m_{m}": "5" for m in metrics}}
         codes: list[int] = []
         posts = [
-            threading.Thread(target=lambda: codes.append(client.post(f"/a/{token}/1", data=form).status_code))
+            threading.Thread(
+                target=lambda: codes.append(client.post(f"/a/{token}/1", data=form).status_code)
+            )
             for _ in range(2)
         ]
         for t in posts:
@@ -136,7 +144,9 @@ def test_twenty_concurrent_annotators_lose_and_duplicate_nothing(
         assert secret not in log
 
 
-def test_killed_server_keeps_every_acknowledged_rating(store: Store, live_server: LiveServer) -> None:
+def test_killed_server_keeps_every_acknowledged_rating(
+    store: Store, live_server: LiveServer
+) -> None:
     study = make_study(store, ("a1", "a2", "a3", "a4"), scenarios=(1, 2, 3, 4, 5, 6), overlap=2)
     live_server.start()
     runs = [ClientRun() for _ in study.invites]
@@ -167,8 +177,12 @@ def test_killed_server_keeps_every_acknowledged_rating(store: Store, live_server
         stored = {
             (row.annotator_id, row.position, row.metric): row.value
             for row in conn.execute(
-                select(assignments.c.annotator_id, assignments.c.position, ratings.c.metric, ratings.c.value)
-                .join(ratings, ratings.c.assignment_id == assignments.c.id)
+                select(
+                    assignments.c.annotator_id,
+                    assignments.c.position,
+                    ratings.c.metric,
+                    ratings.c.value,
+                ).join(ratings, ratings.c.assignment_id == assignments.c.id)
             )
         }
     from chatanime.annotate.worklist import annotator_for_token

@@ -63,7 +63,9 @@ def test_create_study_writes_snapshots_and_balanced_assignments(store: Store) ->
             assert payload == {"q1": d.q1, "a1": d.a1, "q2": d.q2, "a2": d.a2}
         else:
             assert len(payload["answers"]) == 3
-            texts = {source[(row.system, row.character, a["scenario"])].a1 for a in payload["answers"]}
+            texts = {
+                source[(row.system, row.character, a["scenario"])].a1 for a in payload["answers"]
+            }
             assert texts == {a["text"] for a in payload["answers"]}
 
 
@@ -120,10 +122,16 @@ def test_rotating_invites_and_admin_token(sqlite_store: Store) -> None:
         ({"diversity_sets": 1, "diversity_n": 9}, "diversity"),
     ],
 )
-def test_bad_specs_are_refused(sqlite_store: Store, changes: dict[str, object], message: str) -> None:
+def test_bad_specs_are_refused(
+    sqlite_store: Store, changes: dict[str, object], message: str
+) -> None:
     base = {
-        "name": "x", "systems": ("human",), "characters": ("luffy",), "scenarios": (1, 2, 3),
-        "annotators": ("alice", "bob", "carol"), "overlap": 2,
+        "name": "x",
+        "systems": ("human",),
+        "characters": ("luffy",),
+        "scenarios": (1, 2, 3),
+        "annotators": ("alice", "bob", "carol"),
+        "overlap": 2,
     }
     spec = StudySpec(**{**base, **changes})  # type: ignore[arg-type]
     with pytest.raises(DataError, match=message):

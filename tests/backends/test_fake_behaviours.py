@@ -71,8 +71,10 @@ def test_actor_speaks_english_to_an_english_prompt() -> None:
 def test_actor_is_deterministic_but_varied() -> None:
     requests = [req("fake/actor", ("system", zh_system()), ("user", q)) for q in QUESTIONS]
     assert [actor(r) for r in requests] == [actor(r) for r in requests]
-    seeded = {actor(req("fake/actor", ("system", zh_system()), ("user", QUESTIONS[0]), seed=s))
-              for s in range(12)}
+    seeded = {
+        actor(req("fake/actor", ("system", zh_system()), ("user", QUESTIONS[0]), seed=s))
+        for s in range(12)
+    }
     assert len(seeded) >= 8  # same question, different seeds -> different wording
 
 
@@ -83,14 +85,21 @@ def user_sim_prompt(language: str) -> str:
     situation = (
         {"persona": "学生", "emotion": "焦虑", "location": "宿舍", "daily_event": "考试没考好"}
         if language == "zh"
-        else {"persona": "student", "emotion": "anxious", "location": "dorm",
-              "daily_event": "failed an exam"}
+        else {
+            "persona": "student",
+            "emotion": "anxious",
+            "location": "dorm",
+            "daily_event": "failed an exam",
+        }
     )
     return load_prompt("user-sim", language).render(
-        character=character, work=work, question_r1=QUESTIONS[0] if language == "zh"
-        else "I failed my exam again.",
+        character=character,
+        work=work,
+        question_r1=QUESTIONS[0] if language == "zh" else "I failed my exam again.",
         answer_r1=ANSWER_R1 if language == "zh" else "Don't give up! I failed a lot too.",
-        length_min=low, length_max=high, **situation,
+        length_min=low,
+        length_max=high,
+        **situation,
     )
 
 

@@ -6,12 +6,13 @@ import asyncio
 import json
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from chatanime.backends.fake_server import FakeServer, FakeServerConfig
+from chatanime.backends.fake_server import FakeServer, FakeServerConfig, plugin_modules
 
 CHAT = {"model": "fake/echo", "messages": [{"role": "user", "content": "你好"}]}
 
@@ -139,7 +140,9 @@ def test_chunked_request_body(fake_server: FakeServer) -> None:
     assert reply.json()["choices"][0]["message"]["content"] == "你好"
 
 
-def test_api_key_is_enforced_when_configured(fake_server_factory: Callable[..., FakeServer]) -> None:
+def test_api_key_is_enforced_when_configured(
+    fake_server_factory: Callable[..., FakeServer],
+) -> None:
     server = fake_server_factory(api_key="sekrit")
     url = f"{server.base_url}/chat/completions"
     assert httpx.post(url, json=CHAT).status_code == 401
@@ -173,12 +176,30 @@ def test_config_rejects_unknown_faults() -> None:
 async def test_64_requests_are_in_flight_at_once(
     fake_server_factory: Callable[..., FakeServer],
 ) -> None:
-    server = fake_server_factory(latency_ms=500)
-    limits = httpx.Limits(max_connections=100)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        url = f"{server.base_url}/chat/completions"
-        replies = await asyncio.gather(*(client.post(url, json=CHAT) for _ in range(64)))
-    assert all(r.status_code == 200 for r in replies)
+    server = fake_server_factory(latency_ms=300)
+    url = urlsplit(server.base_url)
+    # Connect first, then send all 64 requests: they must all be held at once (a server
+    # handling requests one by one, or one per thread from a small pool, would not).
+    connections = await asyncio.gather(
+        *(asyncio.open_connection(url.hostname, url.port) for _ in range(64))
+    )
+    body = json.dumps(CHAT).encode()
+    request = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    for _, writer in connections:
+        writer.write(request)
+
+    async def status(reader: asyncio.StreamReader) -> bytes:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        return head.split(b" ")[1]
+
+    statuses = await asyncio.gather(*(status(reader) for reader, _ in connections))
+    for _, writer in connections:
+        writer.close()
+    assert statuses == [b"200"] * 64
     stats = server.stats()
     assert stats["max_in_flight"] == 64
     assert stats["in_flight"] == 0
@@ -189,9 +210,7 @@ async def test_stop_cuts_a_slow_reply_and_frees_the_port() -> None:
     server.start()
     server.script("*", [{"fault": "timeout"}])
     async with httpx.AsyncClient(timeout=60) as client:
-        pending = asyncio.create_task(
-            client.post(f"{server.base_url}/chat/completions", json=CHAT)
-        )
+        pending = asyncio.create_task(client.post(f"{server.base_url}/chat/completions", json=CHAT))
         while server.stats()["in_flight"] == 0:
             await asyncio.sleep(0.01)
         await asyncio.to_thread(server.stop)
@@ -207,3 +226,38 @@ def test_many_servers_start_and_stop() -> None:
             assert httpx.get(f"{url}/models").status_code == 200
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{url}/models")
+
+
+def test_plugins_are_imported_and_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_server_factory: Callable[..., FakeServer]
+) -> None:
+    (tmp_path / "my_fake_plugin.py").write_text(
+        "from chatanime.backends.fake_behaviours import register_behaviour\n"
+        "register_behaviour('test-plugin', lambda request: 'from the plugin', replace=True)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    server = fake_server_factory(plugins=("my_fake_plugin",))
+    ids = {m["id"] for m in httpx.get(f"{server.base_url}/models").json()["data"]}
+    assert "fake/test-plugin" in ids
+    reply = httpx.post(
+        f"{server.base_url}/chat/completions", json={**CHAT, "model": "fake/test-plugin"}
+    )
+    assert reply.json()["choices"][0]["message"]["content"] == "from the plugin"
+    shipped = plugin_modules()
+    assert all(name.startswith("chatanime.backends.fake_") for name in shipped)
+    assert not {"fake_server", "fake_behaviours", "fake_wire"} & {
+        name.rsplit(".", 1)[1] for name in shipped
+    }
+
+
+async def test_a_reply_the_client_gave_up_on_is_abandoned(fake_server: FakeServer) -> None:
+    fake_server.script("fake/echo", [{"fault": "timeout", "sleep_s": 60}])
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post(f"{fake_server.base_url}/chat/completions", json=CHAT, timeout=0.2)
+    for _ in range(500):  # the hang-up reaches the server thread asynchronously
+        if fake_server.stats()["in_flight"] == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert fake_server.stats()["in_flight"] == 0
+    assert fake_server.stats()["by_outcome"] == {"timeout": 1}

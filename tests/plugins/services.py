@@ -113,9 +113,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         drop_pg_database(url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Debian Chromium driven by Playwright (never Playwright's own download)."""
+    """A headless Debian Chromium driven by Playwright (never Playwright's own download).
+
+    Module-scoped: Playwright's sync API keeps an event loop of its own, which must be gone
+    before pytest-asyncio runs coroutine tests of other modules in the same thread.
+    """
     if not CHROMIUM.exists():
         unavailable(f"{CHROMIUM} is missing")
     try:

@@ -15,7 +15,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from chatanime.annotate.app import render, settings
-from chatanime.annotate.ratings import RatingError, parse_values, save_ratings, task_metrics
+from chatanime.annotate.ratings import (
+    NotAssignedError,
+    RatingError,
+    parse_values,
+    save_ratings,
+    task_metrics,
+)
 from chatanime.annotate.security import check_csrf, csrf_token, new_token
 from chatanime.annotate.study import DIVERSITY
 from chatanime.annotate.worklist import (
@@ -175,7 +181,7 @@ def _submit(request: Request, token: str, position: int, form: dict[str, str]) -
     task = _task(request, annotator, position)
     try:
         if form.get("item") != task.item_id:
-            raise RatingError("this item is not assigned to you")
+            raise NotAssignedError()
         values = parse_values(form, task_metrics(task.kind, annotator.config))
         save_ratings(
             settings(request).store.engine,
@@ -187,7 +193,7 @@ def _submit(request: Request, token: str, position: int, form: dict[str, str]) -
         )
     except RatingError as exc:
         entered = {k[2:]: int(v) for k, v in form.items() if k.startswith("m_") and v.isdigit()}
-        status = 403 if "not assigned" in str(exc) else 422
+        status = 403 if isinstance(exc, NotAssignedError) else 422
         return _show(
             request, token, annotator, task, error=str(exc), entered=entered, status_code=status
         )

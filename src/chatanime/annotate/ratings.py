@@ -34,6 +34,13 @@ class RatingError(ValueError):
     """A submission that cannot be stored; the message is safe to show the annotator."""
 
 
+class NotAssignedError(RatingError):
+    """The submission names an item that is not the annotator's at that position."""
+
+    def __init__(self) -> None:
+        super().__init__("this item is not assigned to you")
+
+
 def task_metrics(kind: str, config: Mapping[str, Any]) -> list[str]:
     """The metric ids an item of ``kind`` is rated on in this study."""
     if kind == DIVERSITY:
@@ -102,7 +109,7 @@ def save_ratings(
             )
         ).first()
         if row is None or row.item_id != item_id:
-            raise RatingError("this item is not assigned to you")
+            raise NotAssignedError()
         _upsert(conn, row.id, values, now)
         conn.execute(
             update(assignments)

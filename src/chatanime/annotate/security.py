@@ -9,6 +9,7 @@ and a token copied from one annotator's page is useless with another's id.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import logging
@@ -90,6 +91,9 @@ class RedactingFilter(logging.Filter):
             record.args = tuple(_redact_value(a) for a in record.args)
         elif isinstance(record.args, Mapping):
             record.args = {k: _redact_value(v) for k, v in record.args.items()}
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text, so the traceback is redacted once, here.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 
@@ -111,10 +115,8 @@ def uvicorn_log_config() -> dict[str, Any]:
     """uvicorn's default logging config with the redacting filter on every handler."""
     from uvicorn.config import LOGGING_CONFIG
 
-    config: dict[str, Any] = {**LOGGING_CONFIG}
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"redact": {"()": f"{__name__}.RedactingFilter"}}
-    config["handlers"] = {
-        name: {**handler, "filters": ["redact"]}
-        for name, handler in LOGGING_CONFIG["handlers"].items()
-    }
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
     return config

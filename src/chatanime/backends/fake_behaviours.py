@@ -4,8 +4,10 @@ They let the whole pipeline run offline with answers that look like the real thi
 ``actor`` answers in character, ``user-sim`` writes a round-2 user turn, ``echo``
 repeats. Each is deterministic given the request (seeded by a hash of it), so reruns
 reproduce, yet different requests get different wording, so diversity metrics have
-something to measure. Other modules plug in more (the judge's ``judge*`` behaviours)
-with :func:`register_behaviour`; a name ending in ``*`` serves a family of models.
+something to measure. Other modules plug in more with :func:`register_behaviour` (a
+name ending in ``*`` serves a family of models); the server imports every
+``chatanime.backends.fake_*`` module (``fake_judges``, ``fake_scenarios``, ...) and any
+module given with ``--plugin``, so plugins register themselves on import.
 
 What the behaviours look for in a request (write prompts so these are present):
 
@@ -188,7 +190,13 @@ _ZH_ACTOR = (
     ),
 )
 _EN_ACTOR = (
-    ("I'm {name}!", "Hey, {name} here!", "{name} heard you.", "Leave it to {name}!", "It's {name}."),
+    (
+        "I'm {name}!",
+        "Hey, {name} here!",
+        "{name} heard you.",
+        "Leave it to {name}!",
+        "It's {name}.",
+    ),
     ('"{q}"? I get it.', 'You said "{q}".', 'So it\'s "{q}"...', 'About "{q}": I hear you.'),
     (
         "Anyone would feel that way.",

@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import importlib
 import json
+import pkgutil
 import random
 import threading
 from collections import Counter, defaultdict, deque
@@ -41,6 +42,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+import chatanime.backends as backends_package
 from chatanime.backends.fake_behaviours import (
     FAKE_PREFIX,
     FakeRequest,
@@ -62,8 +64,10 @@ from chatanime.pricing import MESSAGE_OVERHEAD_TOKENS, estimate_tokens
 
 Fault = Literal["429", "500", "503", "400", "401", "timeout", "malformed", "empty", "drop"]
 FAULTS: tuple[str, ...] = get_args(Fault)
-PLUGIN_MODULES: tuple[str, ...] = ("chatanime.judge.fake_judges",)
-"""Modules that register more behaviours, imported when present (the judge's biases)."""
+PLUGIN_PREFIX = "fake_"
+"""Modules ``chatanime.backends.fake_*`` (other than the server's own) are behaviour plugins
+that register on import (``fake_judges``, ``fake_scenarios``, ...); the server imports them."""
+_NOT_PLUGINS = frozenset({"fake_server", "fake_behaviours", "fake_wire"})
 
 
 @dataclass(frozen=True)
@@ -324,15 +328,19 @@ class FakeApp:
 # ---------------------------------------------------------------- the server
 
 
-def load_plugins(modules: Sequence[str]) -> None:
-    """Import behaviour plugins: the defaults when present, the given ones always."""
-    for module in PLUGIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module.startswith(exc.name):
-                raise
-    for module in modules:
+def plugin_modules() -> list[str]:
+    """The behaviour plugins shipped in :mod:`chatanime.backends`."""
+    found = pkgutil.iter_modules(backends_package.__path__)
+    return sorted(
+        f"{backends_package.__name__}.{info.name}"
+        for info in found
+        if info.name.startswith(PLUGIN_PREFIX) and info.name not in _NOT_PLUGINS
+    )
+
+
+def load_plugins(extra: Sequence[str] = ()) -> None:
+    """Import the shipped behaviour plugins and any ``extra`` modules (they self-register)."""
+    for module in [*plugin_modules(), *extra]:
         importlib.import_module(module)
 
 

@@ -144,7 +144,9 @@ class HttpServer:
             self._connections.add(task)
         try:
             while (request := await read_request(reader, writer)) is not None:
-                response = await self._handler(request)
+                response = await self._respond(request, reader)
+                if response is None:
+                    break
                 writer.write(response.encode(request.keep_alive))
                 await writer.drain()
                 if not request.keep_alive:
@@ -159,6 +161,28 @@ class HttpServer:
             if task is not None:
                 self._connections.discard(task)
             writer.close()
+
+    async def _respond(
+        self, request: HttpRequest, reader: asyncio.StreamReader
+    ) -> HttpResponse | None:
+        """Run the handler, abandoning it (``None``) if the client hangs up first.
+
+        A client that timed out closes its connection; without this, a slow reply it no
+        longer waits for would stay "in flight" for its whole sleep. Clients do not
+        pipeline requests, so any byte arriving now also ends the connection.
+        """
+        handler = asyncio.ensure_future(self._handler(request))
+        hangup = asyncio.ensure_future(reader.read(1))
+        try:
+            await asyncio.wait({handler, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (handler, hangup):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(handler, hangup, return_exceptions=True)
+        if handler.cancelled():
+            return None
+        return handler.result()
 
     def start(self) -> None:
         """Serve from a daemon thread with its own event loop; returns once listening."""

@@ -22,6 +22,7 @@ from chatanime.backends.base import ChatMessage, ChatModel, ChatResponse, Genera
 from chatanime.pricing import MESSAGE_OVERHEAD_TOKENS, estimate_tokens
 
 Clock = Callable[[], float]
+_EPSILON = 1e-9
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -45,8 +46,9 @@ class TokenBucket:
     def wait_time(self, amount: float) -> float:
         """Seconds until ``amount`` can be taken; more than the burst waits for a full bucket."""
         self._refill()
-        needed = min(amount, self.capacity)
-        return max(0.0, (needed - self.level) / self.rate)
+        shortfall = min(amount, self.capacity) - self.level
+        # Float refills land a hair short; waiting for 1e-18 s would never advance the clock.
+        return shortfall / self.rate if shortfall > _EPSILON else 0.0
 
     def take(self, amount: float) -> None:
         self._refill()

@@ -16,7 +16,13 @@ from rich.console import Console
 from chatanime.backends.base import ConfigurationError
 from chatanime.errors import DataError
 
-AREAS = ("data",)
+AREAS = (
+    "data",
+    "benchmarks",
+    "fake",
+    "generate",
+    "annotate",
+)
 
 app = typer.Typer(
     name="chatanime",

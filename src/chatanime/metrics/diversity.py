@@ -58,9 +58,9 @@ from chatanime.metrics.tokens import (
     encode_texts,
     encode_words_async,
     fork_pool,
-    group_counts,
-    ngram_counts,
-    sort_by_key,
+    group_level,
+    grouped_ngrams,
+    ngram_levels,
 )
 
 if TYPE_CHECKING:
@@ -98,18 +98,29 @@ class Metric:
     higher_is_more_diverse: bool = True
 
 
-def metrics_for(language: str = "zh") -> tuple[Metric, ...]:
-    """The table's metrics for a benchmark language, in display order."""
+def metrics_for(language: str = "zh", units: Sequence[str] | None = None) -> tuple[Metric, ...]:
+    """The table's metrics for a benchmark language (and token units), in display order."""
     check_language(language)
     out: list[Metric] = []
-    for unit in UNITS[language]:
+    for unit in _units(language, units):
         out += [Metric(f"distinct_{n}_{unit}", f"distinct-{n} {unit}", unit) for n in DISTINCT_N]
-        out += [Metric(f"distinct_{n}_{unit}_eq", f"distinct-{n} {unit} (eq)", unit)
-                for n in DISTINCT_N]
+        out += [
+            Metric(f"distinct_{n}_{unit}_eq", f"distinct-{n} {unit} (eq)", unit) for n in DISTINCT_N
+        ]
         out.append(Metric(f"mattr_{unit}", f"MATTR {unit}", unit))
         out.append(Metric(f"self_bleu_{unit}", f"self-BLEU {unit} ↓", unit, False))
     out.append(Metric("compression", "compression", None))
     return tuple(out)
+
+
+def _units(language: str, units: Sequence[str] | None) -> tuple[Unit, ...]:
+    allowed = UNITS[language]
+    if units is None:
+        return allowed
+    bad = [u for u in units if u not in allowed]
+    if bad:
+        raise ValueError(f"unit {bad[0]!r} is not used for {language!r}; use {', '.join(allowed)}")
+    return tuple(u for u in allowed if u in units)
 
 
 # --- group kernels: one value per group, vectorised over all groups ---------------------------
@@ -119,7 +130,22 @@ def distinct_counts(table: GroupedCounts) -> tuple[Floats, Floats]:
     """(distinct n-grams, all n-grams) per group."""
     types = np.bincount(table.seg_group, minlength=table.n_groups).astype(np.float64)
     total = np.bincount(table.groups, weights=table.counts, minlength=table.n_groups)
-    return types, total
+    return types, np.asarray(total, dtype=np.float64)
+
+
+def _count_classes(table: GroupedCounts) -> tuple[Int64s, Int64s, Int64s]:
+    """(group, count c, number of types seen c times in the group): the frequency spectrum,
+    so the rarefaction formula is evaluated once per distinct (group, c), not per type."""
+    seg_total = (
+        np.add.reduceat(table.counts, table.seg_start) if len(table.counts) else table.counts
+    )
+    group = table.seg_group
+    width = int(seg_total.max()) + 1 if len(seg_total) else 1
+    if table.n_groups * width > 50_000_000:  # a huge spectrum: one class per type instead
+        return group, seg_total, np.ones(len(group), dtype=np.int64)
+    spectrum = np.bincount(group * width + seg_total, minlength=table.n_groups * width)
+    cells = np.flatnonzero(spectrum)
+    return cells // width, cells % width, spectrum[cells]
 
 
 def expected_types(table: GroupedCounts, total: Floats, size: int) -> Floats:
@@ -128,13 +154,13 @@ def expected_types(table: GroupedCounts, total: Floats, size: int) -> Floats:
     A type seen ``c`` times in a group of ``N`` is missed with probability
     ``C(N - c, size) / C(N, size)``; NaN for groups smaller than ``size``.
     """
-    seg_total = np.add.reduceat(table.counts, table.seg_start).astype(np.float64)
-    n = total[table.seg_group]
-    rest = n - seg_total
+    group, c, n_types = _count_classes(table)
+    n = total[group]
+    rest = n - c
     with np.errstate(invalid="ignore"):
         log_miss = gammaln(rest + 1) + gammaln(n - size + 1) - gammaln(rest - size + 1)
         miss = np.where(rest >= size, np.exp(log_miss - gammaln(n + 1)), 0.0)
-    expected = np.bincount(table.seg_group, weights=1.0 - miss, minlength=table.n_groups)
+    expected = np.bincount(group, weights=n_types * (1.0 - miss), minlength=table.n_groups)
     return np.where(total >= size, expected, np.nan)
 
 
@@ -150,29 +176,28 @@ def _local_starts(lengths: Int64s, group_of_answer: Int64s, n_groups: int) -> In
     return out
 
 
-def mattr_values(enc: Encoded, group_of_answer: Int64s, n_groups: int, window: int) -> Floats:
-    """MATTR per group, without looping over windows.
+def mattr_values(
+    enc: Encoded, unigrams: GroupedCounts, group_of_answer: Int64s, window: int
+) -> Floats:
+    """MATTR per group from the grouped unigram table, without looping over windows.
 
     Summed over all windows, a window's type count is the number of its tokens whose previous
     occurrence (in the group) lies before the window; so each token contributes the number of
     windows that contain it but not its previous occurrence.
     """
-    answer = enc.answer_of_token()
-    g_tok = group_of_answer[answer]
-    pos = np.flatnonzero(g_tok >= 0)
+    n_groups = unigrams.n_groups
+    pos, first = unigrams.positions, unigrams.first
+    answer = enc.answer_of_token()[pos]
+    g = group_of_answer[answer]
     shift = _local_starts(enc.lengths, group_of_answer, n_groups) - enc.offsets[:-1]
-    keys, order = sort_by_key(g_tok[pos] * max(len(enc.vocab), 1) + enc.ids[pos], pos)
-    j = order + shift[answer[order]]  # the token's index in its group's concatenation
-    g = g_tok[order]
-    same = np.zeros(len(keys), dtype=bool)
-    same[1:] = keys[1:] == keys[:-1]
-    prev = np.full(len(keys), -1, dtype=np.int64)
-    prev[1:][same[1:]] = j[:-1][same[1:]]
+    j = pos + shift[answer]  # the token's index in its group's concatenation
+    prev = np.full(len(j), -1, dtype=np.int64)
+    prev[1:][~first[1:]] = j[:-1][~first[1:]]
     size = np.bincount(g, minlength=n_groups)
     lo = np.maximum(np.maximum(j - window + 1, prev + 1), 0)
     hi = np.minimum(j, size[g] - window)
     windows_sum = np.bincount(g, weights=np.maximum(hi - lo + 1, 0), minlength=n_groups)
-    types = np.bincount(g[~same], minlength=n_groups)
+    types = np.bincount(g[first], minlength=n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         ttr = types / size
         full = windows_sum / (window * (size - window + 1.0))
@@ -191,41 +216,25 @@ def compressed_sizes(texts: Sequence[str]) -> list[int]:
     return [compressed_size(t.encode("utf-8")) for t in texts]
 
 
-def compression_values(
-    texts: Sequence[str], group_of_answer: Int64s, n_groups: int, single: Sequence[int]
-) -> Floats:
-    """Compressed size of each group's joined answers / sum of their own compressed sizes."""
-    members: list[list[int]] = [[] for _ in range(n_groups)]
-    for i, g in enumerate(group_of_answer.tolist()):
-        if g >= 0:
-            members[g].append(i)
-    joined = np.array(
-        [compressed_size("\n".join(texts[i] for i in m).encode("utf-8")) if m else 0
-         for m in members], dtype=np.float64)
-    alone = np.bincount(group_of_answer[group_of_answer >= 0],
-                        weights=np.asarray(single, dtype=np.float64)[group_of_answer >= 0],
-                        minlength=n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(alone > 0, joined / alone, np.nan)
-
-
 # --- pure functions over one group ------------------------------------------------------------
 
 
 def _one_group(answers: Sequence[str], unit: Unit, language: str, n: int) -> GroupedCounts:
     enc = encode_texts(answers, unit, language)
-    return group_counts(ngram_counts(enc, n)[-1], np.zeros(enc.n_answers, dtype=np.int64), 1)
+    return grouped_ngrams(enc, np.zeros(enc.n_answers, dtype=np.int64), 1, n)[-1]
 
 
-def distinct_n(answers: Sequence[str], n: int = 1, unit: Unit = "char", language: str = "zh"
-               ) -> float:
+def distinct_n(
+    answers: Sequence[str], n: int = 1, unit: Unit = "char", language: str = "zh"
+) -> float:
     """Distinct n-grams / all n-grams of the group (higher = more diverse; NaN if none)."""
     types, total = distinct_counts(_one_group(answers, unit, language, n))
     return float(types[0] / total[0]) if total[0] else float("nan")
 
 
-def distinct_n_equal_size(answers: Sequence[str], n: int, size: int, unit: Unit = "char",
-                          language: str = "zh") -> float:
+def distinct_n_equal_size(
+    answers: Sequence[str], n: int, size: int, unit: Unit = "char", language: str = "zh"
+) -> float:
     """Expected distinct-n of ``size`` n-grams drawn without replacement (higher = more
     diverse); comparable across groups of different lengths. NaN if the group is smaller."""
     table = _one_group(answers, unit, language, n)
@@ -233,18 +242,20 @@ def distinct_n_equal_size(answers: Sequence[str], n: int, size: int, unit: Unit 
     return float(expected_types(table, total, size)[0] / size)
 
 
-def mattr(answers: Sequence[str], window: int | None = None, unit: Unit = "char",
-          language: str = "zh") -> float:
+def mattr(
+    answers: Sequence[str], window: int | None = None, unit: Unit = "char", language: str = "zh"
+) -> float:
     """Moving-average type-token ratio of the concatenated answers (higher = more diverse)."""
     enc = encode_texts(answers, unit, language)
     group = np.zeros(enc.n_answers, dtype=np.int64)
-    return float(mattr_values(enc, group, 1, window or WINDOWS[unit])[0])
+    unigrams = grouped_ngrams(enc, group, 1, 1)[0]
+    return float(mattr_values(enc, unigrams, group, window or WINDOWS[unit])[0])
 
 
 def compression_ratio(answers: Sequence[str]) -> float:
     """Compressed(joined) / sum of compressed(each), about (0, 1]; higher = more diverse."""
-    group = np.zeros(len(answers), dtype=np.int64)
-    return float(compression_values(answers, group, 1, compressed_sizes(answers))[0])
+    alone = sum(compressed_sizes(answers))
+    return compressed_size("\n".join(answers).encode("utf-8")) / alone if alone else float("nan")
 
 
 # --- the table -----------------------------------------------------------------------------
@@ -332,13 +343,17 @@ class DiversityTable:
         """One row per (system, metric, grouping) with mean, std, min, max, n_groups."""
         import pandas as pd
 
-        return pd.DataFrame([astuple(r) for r in self.rows], columns=[f.name for f in fields(DiversityRow)])
+        return pd.DataFrame(
+            [astuple(r) for r in self.rows], columns=[f.name for f in fields(DiversityRow)]
+        )
 
     def values_dataframe(self) -> pd.DataFrame:
         """One row per (system, grouping, group, metric): the per-group values."""
         import pandas as pd
 
-        return pd.DataFrame([astuple(v) for v in self.values], columns=[f.name for f in fields(GroupValue)])
+        return pd.DataFrame(
+            [astuple(v) for v in self.values], columns=[f.name for f in fields(GroupValue)]
+        )
 
 
 @dataclass(frozen=True)
@@ -372,8 +387,9 @@ class _Clock:
         self._last = now
 
 
-def _later(pool: Executor | None, fn: Callable[[list[str]], list[int]], parts: list[list[str]]
-           ) -> Callable[[], list[int]]:
+def _later(
+    pool: Executor | None, fn: Callable[[list[str]], list[int]], parts: list[list[str]]
+) -> Callable[[], list[int]]:
     """Run ``fn`` over ``parts`` in the pool now (or in-process when asked); concatenate."""
     if pool is None:
         return lambda: [x for part in parts for x in fn(part)]
@@ -381,13 +397,18 @@ def _later(pool: Executor | None, fn: Callable[[list[str]], list[int]], parts: l
     return lambda: [x for fut in futures for x in fut.result()]
 
 
-def _unit_values(enc: Encoded, unit: str, groups: Sequence[_Groups], window: int,
-                 sizes: dict[tuple[str, str], int]) -> dict[tuple[str, str], Floats]:
-    levels = ngram_counts(enc, MAX_N)
+def _unit_values(
+    enc: Encoded,
+    unit: str,
+    groups: Sequence[_Groups],
+    window: int,
+    sizes: dict[tuple[str, str], int],
+) -> dict[tuple[str, str], Floats]:
     out: dict[tuple[str, str], Floats] = {}
+    levels = ngram_levels(enc, MAX_N)
     for gr in groups:
         n_groups = len(gr.labels)
-        tables = [group_counts(t, gr.index, n_groups) for t in levels]
+        tables = [group_level(level, gr.index, n_groups) for level in levels]
         for n in DISTINCT_N:
             types, total = distinct_counts(tables[n - 1])
             metric = f"distinct_{n}_{unit}"
@@ -399,7 +420,7 @@ def _unit_values(enc: Encoded, unit: str, groups: Sequence[_Groups], window: int
             out[gr.name, f"{metric}_eq"] = eq
         scores = self_bleu_scores(tables, enc.lengths, gr.index)
         out[gr.name, f"self_bleu_{unit}"] = group_means(scores, gr.index, n_groups)
-        out[gr.name, f"mattr_{unit}"] = mattr_values(enc, gr.index, n_groups, window)
+        out[gr.name, f"mattr_{unit}"] = mattr_values(enc, tables[0], gr.index, window)
     return out
 
 
@@ -410,11 +431,16 @@ def _joined(texts: Sequence[str], gr: _Groups) -> list[str]:
     return ["\n".join(m) for m in members]
 
 
-def _compute(texts: Sequence[str], groups: Sequence[_Groups], language: str,
-             pool: Executor | None, windows: Mapping[str, int], clock: _Clock
-             ) -> tuple[dict[tuple[str, str], Floats], dict[tuple[str, str], int]]:
+def _compute(
+    texts: Sequence[str],
+    groups: Sequence[_Groups],
+    language: str,
+    units: Sequence[Unit],
+    pool: Executor | None,
+    windows: Mapping[str, int],
+    clock: _Clock,
+) -> tuple[dict[tuple[str, str], Floats], dict[tuple[str, str], int]]:
     """Every metric for every grouping; the pool segments and compresses meanwhile."""
-    units = UNITS[language]
     words = encode_words_async(texts, language, pool) if "word" in units else None
     parts = 2 * getattr(pool, "_max_workers", 1)
     single = _later(pool, compressed_sizes, chunks(texts, parts))
@@ -435,28 +461,34 @@ def _compute(texts: Sequence[str], groups: Sequence[_Groups], language: str,
     return values, sizes
 
 
-def _summaries(values: Mapping[tuple[str, str], Floats], groups: Sequence[_Groups],
-               metrics: Sequence[Metric], systems: Sequence[str]
-               ) -> tuple[list[GroupValue], list[DiversityRow]]:
+def _row(system: str, metric: str, grouping: str, values: Floats) -> DiversityRow:
+    ok = values[~np.isnan(values)]
+    if not ok.size:
+        nan = float("nan")
+        return DiversityRow(system, metric, grouping, nan, nan, nan, nan, 0)
+    std = float(ok.std(ddof=1)) if ok.size > 1 else float("nan")
+    return DiversityRow(
+        system, metric, grouping, float(ok.mean()), std, float(ok.min()), float(ok.max()), ok.size
+    )
+
+
+def _summaries(
+    values: Mapping[tuple[str, str], Floats],
+    groups: Sequence[_Groups],
+    metrics: Sequence[Metric],
+    systems: Sequence[str],
+) -> tuple[list[GroupValue], list[DiversityRow]]:
     out_values: list[GroupValue] = []
     rows: list[DiversityRow] = []
     for gr in groups:
-        owner = [system for system, _ in gr.labels]
+        owner = np.array([system for system, _ in gr.labels])
         for metric in metrics:
             vals = values[gr.name, metric.id]
-            out_values += [GroupValue(s, gr.name, label, metric.id, float(v))
-                           for (s, label), v in zip(gr.labels, vals.tolist(), strict=True)]
-            for system in systems:
-                mine = vals[[i for i, s in enumerate(owner) if s == system]]
-                mine = mine[~np.isnan(mine)]
-                rows.append(DiversityRow(
-                    system, metric.id, gr.name,
-                    float(mine.mean()) if mine.size else float("nan"),
-                    float(mine.std(ddof=1)) if mine.size > 1 else float("nan"),
-                    float(mine.min()) if mine.size else float("nan"),
-                    float(mine.max()) if mine.size else float("nan"),
-                    int(mine.size),
-                ))
+            out_values += [
+                GroupValue(s, gr.name, label, metric.id, v)
+                for (s, label), v in zip(gr.labels, vals.tolist(), strict=True)
+            ]
+            rows += [_row(s, metric.id, gr.name, vals[owner == s]) for s in systems]
     return out_values, rows
 
 
@@ -466,37 +498,48 @@ def diversity_table(
     *,
     groupings: Sequence[str] = GROUPINGS,
     rounds: Sequence[int] = (1, 2),
+    units: Sequence[str] | None = None,
     workers: int | None = None,
     windows: Mapping[str, int] | None = None,
 ) -> DiversityTable:
     """Every diversity metric per (system, character) and/or (system, scenario) group.
 
-    ``rounds`` selects the answers ((1, 2) = both rounds in one group); ``workers`` is the
-    number of processes segmenting and compressing beside this one (default: up to 2 for large
-    inputs, none for small ones); ``windows`` overrides the MATTR windows per unit.
+    ``rounds`` selects the answers ((1, 2) = both rounds in one group); ``units`` the token
+    units (default: all of the language's); ``workers`` the number of processes segmenting and
+    compressing beside this one (default: up to 2 for large inputs, none for small ones);
+    ``windows`` overrides the MATTR window per unit.
     """
     check_language(language)
+    chosen = _units(language, units)
     clock = _Clock()
     wanted = set(rounds)
-    items = sorted((a for a in answers if a.round in wanted),
-                   key=lambda a: (a.system, a.character, a.scenario, a.round))
+    items = sorted(
+        (a for a in answers if a.round in wanted),
+        key=lambda a: (a.system, a.character, a.scenario, a.round),
+    )
     if not items:
         raise ValueError(f"no answers in rounds {sorted(wanted)} to compute diversity on")
     texts = [a.text for a in items]
     groups = [_grouping(items, name) for name in dict.fromkeys(groupings)]
     systems = sorted({a.system for a in items}, key=lambda s: (s != HUMAN, s))
-    metrics = metrics_for(language)
+    metrics = metrics_for(language, chosen)
     clock.lap("prepare")
     pool = fork_pool(default_workers(len(texts)) if workers is None else workers)
     try:
-        values, sizes = _compute(texts, groups, language, pool, windows or {}, clock)
+        values, sizes = _compute(texts, groups, language, chosen, pool, windows or {}, clock)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     group_values, rows = _summaries(values, groups, metrics, systems)
     clock.lap("summarise")
     return DiversityTable(
-        language=language, rounds=tuple(sorted(wanted)), metrics=metrics,
-        systems=tuple(systems), groupings=tuple(g.name for g in groups),
-        values=tuple(group_values), rows=tuple(rows), sample_sizes=sizes, timings=clock.laps,
+        language=language,
+        rounds=tuple(sorted(wanted)),
+        metrics=metrics,
+        systems=tuple(systems),
+        groupings=tuple(g.name for g in groups),
+        values=tuple(group_values),
+        rows=tuple(rows),
+        sample_sizes=sizes,
+        timings=clock.laps,
     )

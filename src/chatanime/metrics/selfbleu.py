@@ -32,14 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from chatanime.metrics.tokens import (
-    GroupedCounts,
-    Int64s,
-    Unit,
-    encode_texts,
-    group_counts,
-    ngram_counts,
-)
+from chatanime.metrics.tokens import GroupedCounts, Int64s, Unit, encode_texts, grouped_ngrams
 
 MAX_N = 4
 EPSILON = 0.1
@@ -129,7 +122,7 @@ def self_bleu_scores(
         total = np.maximum(lengths - n + 1, 1)
         log_p += np.log(np.where(matches > 0, matches, EPSILON) / total) / MAX_N
         if n == 1:
-            unigram_matches = matches
+            unigram_matches = matches.astype(np.float64)
     ref = closest_reference_lengths(lengths, group_of_answer, tables[0].n_groups)
     c = lengths.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -151,5 +144,5 @@ def self_bleu(answers: Sequence[str], unit: Unit = "char", language: str = "zh")
     """Self-BLEU-4 of one group of answers in [0, 1]; lower = more diverse (NaN if < 2)."""
     enc = encode_texts(answers, unit, language)
     group = np.zeros(enc.n_answers, dtype=np.int64)
-    tables = [group_counts(t, group, 1) for t in ngram_counts(enc, MAX_N)]
+    tables = grouped_ngrams(enc, group, 1, MAX_N)
     return float(group_means(self_bleu_scores(tables, enc.lengths, group), group, 1)[0])

@@ -19,10 +19,12 @@ Why these choices:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -64,7 +66,10 @@ def char_tokens(text: str) -> list[str]:
 @cache
 def _jieba() -> Any:
     """jieba, initialised once with its logger silenced (it prints to stderr by default)."""
-    import jieba
+    with warnings.catch_warnings():  # jieba 0.42's regexes warn when compiled from source
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        import jieba
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
@@ -167,7 +172,7 @@ def chunks(items: Sequence[str], parts: int) -> list[list[str]]:
     total = int(sizes[-1]) if len(sizes) else 0
     cuts = [0, *np.searchsorted(sizes, [total * k / parts for k in range(1, parts)]).tolist()]
     cuts.append(len(items))
-    return [list(items[a:b]) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    return [list(items[a:b]) for a, b in itertools.pairwise(cuts) if b > a]
 
 
 def default_workers(n_texts: int) -> int:
@@ -212,21 +217,6 @@ def encode_texts(texts: Sequence[str], unit: Unit, language: str = "zh") -> Enco
     raise ValueError(f"unknown unit {unit!r}; use 'char' or 'word'")
 
 
-@dataclass(frozen=True)
-class NgramCounts:
-    """How often each n-gram type occurs in each answer.
-
-    Rows are the distinct (type, answer) pairs, sorted by type then answer; ``types`` are
-    dense ids in ``range(n_types)``. n-grams never span two answers.
-    """
-
-    n: int
-    types: Int64s
-    answers: Int64s
-    counts: Int64s
-    n_types: int
-
-
 def sort_by_key(keys: Int64s, positions: Int64s) -> tuple[Int64s, Int64s]:
     """(keys, positions) ordered by (key, position); a packed value sort when it fits 63 bits."""
     if not keys.size:
@@ -234,52 +224,71 @@ def sort_by_key(keys: Int64s, positions: Int64s) -> tuple[Int64s, Int64s]:
     key_bits = int(keys.max()).bit_length()
     pos_bits = int(positions.max()).bit_length()
     if key_bits + pos_bits <= 63:
-        packed = np.sort((keys << pos_bits) | positions)
-        return packed >> pos_bits, packed & ((1 << pos_bits) - 1)
+        packed = keys << pos_bits
+        packed |= positions
+        packed.sort()
+        sorted_keys = packed >> pos_bits
+        packed &= (1 << pos_bits) - 1
+        return sorted_keys, packed
     order = np.argsort(keys, kind="stable")
     return keys[order], positions[order]
 
 
-def ngram_counts(enc: Encoded, max_n: int) -> list[NgramCounts]:
-    """Per-answer n-gram counts for n = 1..``max_n`` (each order densified from the last)."""
+@dataclass(frozen=True)
+class NgramLevel:
+    """Every n-gram of one order, sorted by (type, position); ``types`` are dense ids.
+
+    n-grams never span two answers. Grouping-independent: computed once per token unit.
+    """
+
+    n: int
+    positions: Int64s
+    types: Int64s
+    answers: Int64s
+
+
+def ngram_levels(enc: Encoded, max_n: int) -> list[NgramLevel]:
+    """n-grams for n = 1..``max_n``: one sort per order, the (n-1)-gram ids keeping keys small."""
     answer = enc.answer_of_token()
     size = len(enc.ids)
     vocab = max(len(enc.vocab), 1)
-    dense = enc.ids.copy()  # dense id of the (n-1)-gram starting at each position
-    out: list[NgramCounts] = []
+    starts = np.arange(size, dtype=np.int64)
+    dense = enc.ids
+    out: list[NgramLevel] = []
     for n in range(1, max_n + 1):
-        starts = np.arange(max(size - n + 1, 0), dtype=np.int64)
-        starts = starts[answer[starts + n - 1] == answer[starts]] if n > 1 else starts
+        if n > 1:
+            starts = starts[starts + n - 1 < size]
+            starts = starts[answer[starts + n - 1] == answer[starts]]
         keys = dense[starts] * vocab + enc.ids[starts + n - 1] if n > 1 else dense[starts]
         sorted_keys, order = sort_by_key(keys, starts)
         new_type = np.ones(len(order), dtype=bool)
-        new_type[1:] = sorted_keys[1:] != sorted_keys[:-1]
-        type_sorted = np.cumsum(new_type) - 1
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new_type[1:])
+        types = np.cumsum(new_type) - 1
         dense = np.full(size, -1, dtype=np.int64)
-        dense[order] = type_sorted
-        ans_sorted = answer[order]
-        new_row = new_type.copy()
-        new_row[1:] |= ans_sorted[1:] != ans_sorted[:-1]
-        row_start = np.flatnonzero(new_row)
-        counts = np.diff(np.append(row_start, len(order)))
-        n_types = int(type_sorted[-1]) + 1 if len(order) else 0
-        out.append(NgramCounts(n, type_sorted[row_start], ans_sorted[row_start], counts, n_types))
+        dense[order] = types
+        out.append(NgramLevel(n, order, types, answer[order]))
     return out
 
 
 @dataclass(frozen=True)
 class GroupedCounts:
-    """:class:`NgramCounts` rows of the answers that belong to a group, sorted (group, type).
+    """How often each n-gram type occurs in each answer of each group.
 
-    ``segment`` numbers the (group, type) runs; ``seg_start`` indexes their first rows.
+    Rows are the distinct (group, type, answer) triples with their ``counts``, in runs of one
+    (group, type) called *segments*; ``seg_start`` indexes their first rows. ``positions`` are
+    the n-grams' start positions in segment order (ascending within a segment) and ``first``
+    marks each segment's first one. Answers of group -1 are left out.
     """
 
+    n: int
     groups: Int64s
     answers: Int64s
     counts: Int64s
     segment: Int64s
     seg_start: Int64s
     n_groups: int
+    positions: Int64s
+    first: NDArray[np.bool_]
 
     @property
     def seg_group(self) -> Int64s:
@@ -292,15 +301,40 @@ def stable_order(groups: Int64s, n_groups: int) -> Int64s:
     return np.argsort(groups.astype(dtype), kind="stable")
 
 
-def group_counts(table: NgramCounts, group_of_answer: Int64s, n_groups: int) -> GroupedCounts:
-    """Re-sort one order's rows by (group, type); answers with group -1 are left out."""
-    groups = group_of_answer[table.answers]
-    inside = np.flatnonzero(groups >= 0)
-    order = inside[stable_order(groups[inside], n_groups)]
-    g, t = groups[order], table.types[order]
-    new_seg = np.ones(len(order), dtype=bool)
-    new_seg[1:] = (g[1:] != g[:-1]) | (t[1:] != t[:-1])
-    segment = np.cumsum(new_seg) - 1
-    return GroupedCounts(
-        g, table.answers[order], table.counts[order], segment, np.flatnonzero(new_seg), n_groups
-    )
+def is_monotone(group_of_answer: Int64s) -> bool:
+    """Do the (non -1) group ids never decrease with the answer index?"""
+    inside = group_of_answer[group_of_answer >= 0]
+    return bool(np.all(inside[1:] >= inside[:-1]))
+
+
+def group_level(level: NgramLevel, group_of_answer: Int64s, n_groups: int) -> GroupedCounts:
+    """One order's n-grams counted per (group, type, answer).
+
+    When group ids grow with the answer index (e.g. answers sorted by system then character),
+    the (type, position) order already keeps each (type, group) together; otherwise a stable
+    radix sort by group makes the order (group, type, position).
+    """
+    g = group_of_answer[level.answers]
+    positions, types, answers = level.positions, level.types, level.answers
+    if not is_monotone(group_of_answer):
+        order = stable_order(np.where(g < 0, n_groups, g), n_groups + 1)
+        positions, types, answers, g = positions[order], types[order], answers[order], g[order]
+    if (g < 0).any():
+        keep = g >= 0
+        positions, types, answers, g = positions[keep], types[keep], answers[keep], g[keep]
+    first = np.ones(len(g), dtype=bool)
+    first[1:] = (types[1:] != types[:-1]) | (g[1:] != g[:-1])
+    new_row = first.copy()
+    new_row[1:] |= answers[1:] != answers[:-1]
+    row_start = np.flatnonzero(new_row)
+    counts = np.diff(row_start, append=len(g))
+    segment = (np.cumsum(first) - 1)[row_start]
+    seg_start = np.flatnonzero(first[row_start])
+    return GroupedCounts(level.n, g[row_start], answers[row_start], counts, segment, seg_start,
+                         n_groups, positions, first)
+
+
+def grouped_ngrams(enc: Encoded, group_of_answer: Int64s, n_groups: int, max_n: int
+                   ) -> list[GroupedCounts]:
+    """n-gram counts per (group, type, answer) for n = 1..``max_n`` (one grouping)."""
+    return [group_level(lv, group_of_answer, n_groups) for lv in ngram_levels(enc, max_n)]

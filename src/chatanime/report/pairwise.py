@@ -101,14 +101,18 @@ def pairwise_rows(
     return df.astype({"value": "float64"})
 
 
-def _cell(judge: str, system: str, dim: str, grp: pd.DataFrame, n_unscored: int, n_boot: int,
-          seed: int) -> PairwiseCell:
+def _cell(
+    judge: str, system: str, dim: str, grp: pd.DataFrame, n_unscored: int, n_boot: int, seed: int
+) -> PairwiseCell:
     v = grp["value"]
     n = int(v.notna().sum())
     items = grp.groupby(["character", "scenario"], as_index=False)["value"].mean()
     net = cluster_bootstrap_ci(
-        items["value"].to_numpy(), items["character"].to_numpy(), items["scenario"].to_numpy(),
-        n_boot=n_boot, seed=seed,
+        items["value"].to_numpy(),
+        items["character"].to_numpy(),
+        items["scenario"].to_numpy(),
+        n_boot=n_boot,
+        seed=seed,
     )
     both = grp.dropna(subset=["value"]).pivot_table(
         index=["character", "scenario"], columns="order", values="value", aggfunc="first"
@@ -119,12 +123,25 @@ def _cell(judge: str, system: str, dim: str, grp: pd.DataFrame, n_unscored: int,
         n_both = len(paired)
         if n_both:
             flips = float((paired["AB"] != paired["BA"]).mean())
-    share = (lambda x: float((v == x).sum()) / n) if n else (lambda x: float("nan"))
+
+    def share(x: float) -> float:
+        return float((v == x).sum()) / n if n else float("nan")
+
     opponent = str(grp["opponent"].dropna().iloc[0]) if grp["opponent"].notna().any() else "human"
     return PairwiseCell(
-        judge, system, opponent, dim, n + n_unscored, n_unscored,
-        share(1.0), share(0.0), share(-1.0), net, flips, n_both,
-    )  # fmt: skip
+        judge,
+        system,
+        opponent,
+        dim,
+        n + n_unscored,
+        n_unscored,
+        share(1.0),
+        share(0.0),
+        share(-1.0),
+        net,
+        flips,
+        n_both,
+    )
 
 
 def summarise_pairwise(rows: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) -> PairwiseSection:

@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from chatanime.corpus import HUMAN, Answer
-from chatanime.metrics.style import FEATURE_NAMES, StyleControlResult, style_controlled
+from chatanime.metrics.style import (
+    FEATURE_NAMES,
+    Language,
+    StyleControlResult,
+    style_controlled,
+)
 from chatanime.report.aggregate import level_values
 from chatanime.report.scores import METRICS, item_values
 
@@ -52,7 +57,7 @@ def answer_features(answers: Sequence[Answer], language: str = "zh") -> pd.DataF
     """One row per answer: system, character, scenario, persona, round and the style features."""
     from chatanime.metrics.style import style_features
 
-    lang = "en" if language == "en" else "zh"
+    lang: Language = "en" if language == "en" else "zh"
     rows = []
     for a in answers:
         feats = style_features(a.text, lang)

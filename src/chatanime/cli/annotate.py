@@ -1,0 +1,265 @@
+"""``chatanime annotate ...`` (studies, the web app, exports, links) and ``chatanime agreement``."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chatanime.errors import DataError
+
+console = Console()
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="Store URL or SQLite path (else $CHATANIME_STORE, else default)."),
+]
+StudyOpt = Annotated[str, typer.Option("--study", help="Study id or name.")]
+BaseUrlOpt = Annotated[
+    str,
+    typer.Option("--base-url", help="Public URL of the annotation server, used in invite links."),
+]
+DEFAULT_BASE = "http://127.0.0.1:8000"
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def _store(url: str | None) -> Any:
+    import chatanime.annotate  # noqa: F401  (registers the annotation tables' migration)
+    from chatanime.store import open_store
+
+    return open_store(url)
+
+
+def create_study_cmd(
+    name: Annotated[str, typer.Option("--name", help="A unique study name, e.g. pilot.")],
+    systems: Annotated[str, typer.Option(help="Comma-separated systems, e.g. human,gpt-4.1.")],
+    characters: Annotated[str, typer.Option(help="Comma-separated character slugs or names.")],
+    scenarios: Annotated[str, typer.Option(help="Scenario ids and ranges, e.g. 1-10,15.")],
+    annotators: Annotated[str, typer.Option(help="Comma-separated annotator names.")],
+    overlap: Annotated[int, typer.Option(help="Annotators per item (>= 2 for agreement).")] = 2,
+    diversity_sets: Annotated[
+        int, typer.Option(help="Diversity sets per (system, character); 0 for none.")
+    ] = 0,
+    diversity_n: Annotated[int, typer.Option(help="Answers per diversity set.")] = 5,
+    language: Annotated[str, typer.Option(help="Rubric, cards and interface: zh or en.")] = "zh",
+    seed: Annotated[int | None, typer.Option(help="Seed for assignment and order.")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Release folder (else $CHATANIME_DATA, cache).")
+    ] = None,
+    store: StoreOpt = None,
+    base_url: BaseUrlOpt = DEFAULT_BASE,
+) -> None:
+    """Create a study from the release and print each annotator's secret invite link once."""
+    from chatanime.annotate.study import StudySpec, create_study, parse_scenarios
+    from chatanime.characters import get_character
+    from chatanime.corpus import load_corpus
+
+    corpus = load_corpus(data)
+    wanted = _split(systems)
+    unknown = [s for s in wanted if s not in corpus.systems]
+    if unknown:
+        raise DataError(f"unknown system {unknown[0]!r}; systems: {', '.join(corpus.systems)}")
+    spec = StudySpec(
+        name=name,
+        systems=wanted,
+        characters=tuple(get_character(c).slug for c in _split(characters)),
+        scenarios=parse_scenarios(scenarios),
+        annotators=_split(annotators),
+        overlap=overlap,
+        diversity_sets=diversity_sets,
+        diversity_n=diversity_n,
+        language=language,
+        seed=seed,
+        benchmark=corpus.benchmark.name,
+    )
+    selection = corpus.filter(
+        systems=spec.systems, characters=spec.characters, scenarios=spec.scenarios
+    )
+    created = create_study(_store(store), spec, selection.dialogues)
+    console.print(
+        f"Study [bold]{created.name}[/] ({created.study_id}): {created.n_items} items, "
+        f"{created.n_assignments} assignments."
+    )
+    _print_links(created.invites, base_url)
+    console.print(
+        f"Admin: {base_url.rstrip('/')}/admin  token: [bold]{created.admin_token}[/]\n"
+        "[yellow]Tokens are stored hashed and shown only now; "
+        "`chatanime annotate links` issues new ones.[/]",
+        soft_wrap=True,
+    )
+
+
+def _print_links(invites: Any, base_url: str) -> None:
+    """One plain line per annotator, never wrapped, so a link can be copied whole."""
+    console.print("Invite links (secret: send each to its annotator only):")
+    for invite in invites:
+        console.print(f"  {invite.annotator}\t{invite.url(base_url)}", soft_wrap=True)
+
+
+def serve_cmd(
+    store: StoreOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    secure_cookies: Annotated[
+        bool, typer.Option(help="Mark cookies Secure (when served over HTTPS).")
+    ] = False,
+    language: Annotated[str, typer.Option(help="Language of pages outside a study.")] = "zh",
+) -> None:
+    """Serve the annotation app for every study in the store."""
+    import chatanime.annotate  # noqa: F401
+    from chatanime.annotate.app import serve
+
+    serve(store, host=host, port=port, secure_cookies=secure_cookies, language=language)
+
+
+def export_cmd(
+    study: StudyOpt,
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    out: Annotated[Path | None, typer.Option("--out", help="File (default: stdout).")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Export every rating of a study in long form (one row per rating)."""
+    from chatanime.annotate.ratings import rating_records, write_ratings
+
+    records = rating_records(_store(store), study)
+    if out is None:
+        write_ratings(records, sys.stdout, fmt)
+        return
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        n = write_ratings(records, handle, fmt)
+    console.print(f"{n} ratings -> {out}")
+
+
+def links_cmd(
+    study: StudyOpt,
+    annotators: Annotated[
+        str, typer.Option(help="Comma-separated annotators (default: all).")
+    ] = "",
+    admin: Annotated[bool, typer.Option("--admin", help="Also issue a new admin token.")] = False,
+    store: StoreOpt = None,
+    base_url: BaseUrlOpt = DEFAULT_BASE,
+) -> None:
+    """Issue new invite links (old ones stop working): tokens are stored hashed."""
+    from chatanime.annotate.study import rotate_admin_token, rotate_invites
+
+    opened = _store(store)
+    _print_links(rotate_invites(opened, study, _split(annotators)), base_url)
+    if admin:
+        console.print(f"Admin token: [bold]{rotate_admin_token(opened, study)}[/]")
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "—" if not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _ci(est: Any) -> str:
+    if not math.isfinite(est.mean):
+        return "—"
+    if not (math.isfinite(est.lo) and math.isfinite(est.hi)):
+        return _fmt(est.mean)
+    return f"{_fmt(est.mean)} [{_fmt(est.lo, 2)}, {_fmt(est.hi, 2)}]"
+
+
+def _agreement_table(analysis: Any) -> Table:
+    table = Table(
+        title=f"Inter-annotator agreement — {analysis.study_name}: {analysis.n_annotators} "
+        f"annotators, {analysis.n_items} items, {analysis.n_ratings} ratings (95% bootstrap CI)"
+    )
+    for col in ("metric", "items", "ratings", "α ordinal", "ICC(1,1)", "κ quadratic"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m in analysis.agreement:
+        table.add_row(
+            m.metric, str(m.n_items), str(m.n_ratings), _ci(m.alpha), _ci(m.icc), _ci(m.kappa)
+        )
+    return table
+
+
+def _calibration_table(cal: Any) -> Table:
+    table = Table(title=f"Judge vs humans — {cal.judge_model}: {cal.n_items} matched items")
+    cols = (
+        "metric",
+        "n",
+        "Spearman",
+        "Pearson",
+        "Kendall",
+        "system ρ",
+        "systems",
+        "judge LOO ρ",
+        "human ceiling ρ",
+    )
+    for col in cols:
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m in cal.metrics:
+        table.add_row(
+            m.metric,
+            str(m.item.n),
+            _fmt(m.item.spearman),
+            _fmt(m.item.pearson),
+            _fmt(m.item.kendall),
+            _fmt(m.system_spearman),
+            str(m.n_systems),
+            _fmt(m.judge_loo),
+            _fmt(m.human_ceiling),
+        )
+    return table
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def agreement_cmd(
+    study: StudyOpt,
+    store: StoreOpt = None,
+    judge: Annotated[
+        str | None, typer.Option(help="Judge model (default: every judge with scores).")
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Inter-annotator agreement per metric and the judge-vs-human calibration of a study."""
+    from chatanime.annotate.analysis import analyse_study
+
+    analysis = analyse_study(_store(store), study, judge=judge, n_boot=n_boot, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(_jsonable(asdict(analysis)), ensure_ascii=False, indent=2))
+        return
+    console.print(_agreement_table(analysis))
+    if not analysis.calibrations:
+        console.print("No scored pointwise judgments match this study's items (no calibration).")
+    for cal in analysis.calibrations:
+        console.print(_calibration_table(cal))
+    console.print(
+        "LOO: each annotator vs the mean of the others on shared items; the judge vs the same "
+        "reference on the same items. Human scores are per dialogue; the judge's are its "
+        "round-0 score or the mean of rounds 1 and 2."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    annotate_app = typer.Typer(
+        help="Human evaluation: studies, the annotation web app, exports.", no_args_is_help=True
+    )
+    annotate_app.command("create-study")(create_study_cmd)
+    annotate_app.command("serve")(serve_cmd)
+    annotate_app.command("export")(export_cmd)
+    annotate_app.command("links")(links_cmd)
+    app.add_typer(annotate_app, name="annotate")
+    app.command("agreement")(agreement_cmd)

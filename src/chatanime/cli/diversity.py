@@ -1,0 +1,242 @@
+"""``chatanime diversity``: the automatic response-diversity table of every system.
+
+A thin layer over :func:`chatanime.metrics.diversity.diversity_table`: it loads the corpus,
+computes the table for one grouping and renders it as a rich table, CSV, JSON or Markdown,
+with one line per metric saying whether the human fans rank above every model.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chatanime.errors import DataError
+from chatanime.metrics.diversity import HUMAN, DiversityTable, Metric, diversity_table
+
+console = Console()
+
+FORMATS = ("table", "csv", "json", "md")
+ROUNDS = {"1": (1,), "2": (2,), "both": (1, 2)}
+GROUP_WORDS = {
+    "character": "(system, character) over the scenarios",
+    "scenario": "(system, scenario) over the characters",
+}
+
+
+def _cell(table: DiversityTable, system: str, metric: str, grouping: str) -> str:
+    row = table.row(system, metric, grouping)
+    if math.isnan(row.mean):
+        return "–"
+    return f"{row.mean:.3f}" if math.isnan(row.std) else f"{row.mean:.3f} ± {row.std:.3f}"
+
+
+def human_verdicts(table: DiversityTable, grouping: str) -> list[tuple[Metric, bool | None]]:
+    """Per metric: does ``human`` rank above every other system? (None: no human system.)"""
+    has_human = HUMAN in table.systems
+    return [
+        (m, table.human_ranks_first(m.id, grouping) if has_human else None) for m in table.metrics
+    ]
+
+
+def _verdict_lines(table: DiversityTable, grouping: str) -> list[str]:
+    others = len(table.systems) - 1
+    lines = []
+    for metric, verdict in human_verdicts(table, grouping):
+        if verdict is None:
+            lines.append(f"{metric.label}: no '{HUMAN}' system in the corpus")
+        else:
+            word = "ranks above" if verdict else "does NOT rank above"
+            lines.append(f"{metric.label}: {HUMAN} {word} all {others} other systems")
+    return lines
+
+
+def _title(table: DiversityTable, grouping: str) -> str:
+    rounds = "+".join(str(r) for r in table.rounds)
+    return (
+        f"Response diversity per {GROUP_WORDS[grouping]}: mean ± std over groups; "
+        f"round {rounds}; ↓ = lower is more diverse; best in bold"
+    )
+
+
+def _rich(table: DiversityTable, grouping: str) -> list[Table]:
+    units = list(dict.fromkeys(m.unit for m in table.metrics if m.unit is not None))
+    out: list[Table] = []
+    for unit in units:  # one table per token unit; unit-free metrics join the first
+        metrics = [m for m in table.metrics if m.unit == unit or (m.unit is None and not out)]
+        title = _title(table, grouping) if not out else None
+        rich_table = Table(title=title, title_justify="left")
+        rich_table.add_column("system")
+        for m in metrics:
+            rich_table.add_column(m.label, justify="right")
+        best = {m.id: table.best(m.id, grouping) for m in metrics}
+        for system in table.systems:
+            cells = [_cell(table, system, m.id, grouping) for m in metrics]
+            cells = [
+                f"[bold green]{c}[/]" if best[m.id] == system else c
+                for m, c in zip(metrics, cells, strict=True)
+            ]
+            rich_table.add_row(system, *cells)
+        out.append(rich_table)
+    return out
+
+
+def _markdown(table: DiversityTable, grouping: str) -> str:
+    lines = [f"**{_title(table, grouping)}**", ""]
+    lines.append("| system | " + " | ".join(m.label for m in table.metrics) + " |")
+    lines.append("|---|" + "---:|" * len(table.metrics))
+    best = {m.id: table.best(m.id, grouping) for m in table.metrics}
+    for system in table.systems:
+        cells = [_cell(table, system, m.id, grouping) for m in table.metrics]
+        cells = [
+            f"**{c}**" if best[m.id] == system else c
+            for m, c in zip(table.metrics, cells, strict=True)
+        ]
+        lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"- {line}" for line in _verdict_lines(table, grouping)]
+    return "\n".join(lines) + "\n"
+
+
+def _csv(table: DiversityTable) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "system",
+            "metric",
+            "grouping",
+            "mean",
+            "std",
+            "min",
+            "max",
+            "n_groups",
+            "higher_is_more_diverse",
+        ]
+    )
+    for r in table.rows:
+        direction = table.metric(r.metric).higher_is_more_diverse
+        writer.writerow(
+            [r.system, r.metric, r.grouping, r.mean, r.std, r.min, r.max, r.n_groups, direction]
+        )
+    return buffer.getvalue()
+
+
+def _json(table: DiversityTable, grouping: str) -> str:
+    verdicts = {m.id: v for m, v in human_verdicts(table, grouping)}
+    payload = {
+        "language": table.language,
+        "rounds": list(table.rounds),
+        "grouping": grouping,
+        "systems": list(table.systems),
+        "metrics": [
+            {
+                "id": m.id,
+                "label": m.label,
+                "unit": m.unit,
+                "higher_is_more_diverse": m.higher_is_more_diverse,
+                "best": table.best(m.id, grouping),
+                "human_ranks_first": verdicts[m.id],
+                "sample_size": table.sample_sizes.get((grouping, m.id)),
+            }
+            for m in table.metrics
+        ],
+        "rows": [
+            {
+                "system": r.system,
+                "metric": r.metric,
+                "mean": _num(r.mean),
+                "std": _num(r.std),
+                "min": _num(r.min),
+                "max": _num(r.max),
+                "n_groups": r.n_groups,
+            }
+            for r in table.rows
+            if r.grouping == grouping
+        ],
+    }
+    return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+
+
+def _num(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def render(table: DiversityTable, fmt: str, grouping: str) -> str:
+    """The table as text: ``csv``, ``json`` or ``md`` (the rich table is printed directly)."""
+    if fmt == "csv":
+        return _csv(table)
+    if fmt == "json":
+        return _json(table, grouping)
+    if fmt == "md":
+        return _markdown(table, grouping)
+    raise DataError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def diversity(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Folder with the release's *.json (else $CHATANIME_DATA, cache, download).",
+        ),
+    ] = None,
+    extra: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--extra", help="An extra system file (release JSON shape or JSONL); repeatable."
+        ),
+    ] = None,
+    benchmark: Annotated[str, typer.Option("--benchmark", help="Benchmark name or folder.")] = (
+        "chatanime"
+    ),
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json | md")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+    by: Annotated[str, typer.Option("--by", help="Group by character or scenario.")] = (
+        "character"
+    ),
+    rounds: Annotated[str, typer.Option("--round", help="1 | 2 | both")] = "both",
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: up to 2 for large corpora).")
+    ] = None,
+) -> None:
+    """Automatic diversity (distinct-n, equal-size distinct-n, MATTR, self-BLEU, compression)."""
+    from chatanime.corpus import load_corpus
+
+    if fmt not in FORMATS:
+        raise DataError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if by not in GROUP_WORDS:
+        raise DataError(f"--by {by!r}: use character or scenario")
+    if rounds not in ROUNDS:
+        raise DataError(f"--round {rounds!r}: use 1, 2 or both")
+    corpus = load_corpus(data, extra=extra or [], benchmark=benchmark)
+    table = diversity_table(
+        corpus.answers(ROUNDS[rounds]), corpus.benchmark.language, groupings=(by,), workers=workers
+    )
+    if fmt != "table":
+        text = render(table, fmt, by)
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            out.write_text(text, encoding="utf-8")
+            console.print(f"wrote the diversity table ({fmt}) to {out}")
+        return
+    target = console if out is None else Console(file=io.StringIO(), width=200)
+    for rich_table in _rich(table, by):
+        target.print(rich_table)
+    for line in _verdict_lines(table, by):
+        target.print(line, highlight=False)
+    if out is not None and isinstance(target.file, io.StringIO):
+        out.write_text(target.file.getvalue(), encoding="utf-8")
+        console.print(f"wrote the diversity table to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("diversity")(diversity)

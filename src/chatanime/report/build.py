@@ -1,0 +1,357 @@
+"""Assemble the ESRP report: one typed ``Report`` from the corpus, the store and what exists.
+
+The report must be useful on a fresh machine (no judge scores, no ratings: corpus overview,
+automatic diversity, style, examples and the commands to get scores) and grow with the store
+(judge leaderboards per judge and ensemble, human-rating leaderboards per study, style control,
+pairwise-vs-fans, agreement/calibration). Each optional section is built independently; a
+section that fails becomes a warning note naming the error instead of sinking the whole
+report, so the main command always produces something (failures are values).
+
+Renderers (terminal, Markdown, CSV/JSON, HTML) only read a ``Report``; none recompute numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+import pandas as pd
+
+from chatanime.corpus import HUMAN, Corpus
+from chatanime.report.aggregate import Leaderboard, build_leaderboard
+from chatanime.report.labels import Labels, level_labels
+from chatanime.report.overview import (
+    EXAMPLE_SCENARIOS,
+    CharacterLabel,
+    ExampleItem,
+    Overview,
+    build_examples,
+    build_overview,
+    character_labels,
+)
+from chatanime.report.pairwise import PairwiseSection, pairwise_rows, summarise_pairwise
+from chatanime.report.scores import COLUMNS, ENSEMBLE, judge_scores, with_ensemble
+from chatanime.report.style_control import (
+    StyleControl,
+    answer_features,
+    item_features,
+    style_control,
+    system_style,
+)
+from chatanime.store import Store
+
+if TYPE_CHECKING:
+    from chatanime.annotate.analysis import StudyAnalysis
+    from chatanime.metrics.diversity import DiversityTable
+
+SourceKind = Literal["judge", "ensemble", "human"]
+T = TypeVar("T")
+
+JUDGE_COMMAND = "chatanime judge --judge <provider/model>"
+ANNOTATE_COMMAND = "chatanime annotate --help"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A message the report shows above the numbers (``warning``: something is missing)."""
+
+    kind: Literal["info", "warning"]
+    text: str
+    commands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceBoard:
+    """The leaderboard of one score source, with its style-controlled ranking."""
+
+    source: str
+    kind: SourceKind
+    board: Leaderboard
+    style: StyleControl | None = None
+
+    @property
+    def label(self) -> str:
+        return self.source.split(":", 1)[1] if ":" in self.source else self.source
+
+
+@dataclass
+class Report:
+    """Everything the renderers show; sections that do not exist are ``None``/empty."""
+
+    title: str
+    generated_at: str
+    version: str
+    overview: Overview
+    systems: list[str]  # display order: human first, then alphabetical (colours follow it)
+    characters: list[CharacterLabel]
+    labels: Labels
+    n_boot: int
+    diversity: DiversityTable | None = None
+    boards: list[SourceBoard] = field(default_factory=list)
+    pairwise: PairwiseSection | None = None
+    studies: list[StudyAnalysis] = field(default_factory=list)
+    examples: tuple[ExampleItem, ...] = ()
+    example_scenarios: tuple[int, ...] = EXAMPLE_SCENARIOS
+    notes: list[Note] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per section (benchmarks)
+
+    @property
+    def judge_boards(self) -> list[SourceBoard]:
+        return [b for b in self.boards if b.kind in ("judge", "ensemble")]
+
+    @property
+    def human_boards(self) -> list[SourceBoard]:
+        return [b for b in self.boards if b.kind == "human"]
+
+    @property
+    def primary(self) -> SourceBoard | None:
+        """The headline source: the judge ensemble, else the first judge, else human ratings."""
+        for kind in ("ensemble", "judge", "human"):
+            for b in self.boards:
+                if b.kind == kind:
+                    return b
+        return None
+
+
+class Clock:
+    """Seconds spent per section, kept in ``Report.timings`` for the benchmark script."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
+        self._last = now
+
+
+def _kind(source: str) -> SourceKind:
+    if source == ENSEMBLE:
+        return "ensemble"
+    return "human" if source.startswith("human:") else "judge"
+
+
+def _package_version() -> str:
+    try:
+        return version("chatanime")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _attempt(notes: list[Note], section: str, build: Callable[[], T]) -> T | None:
+    """Run one optional section; a failure becomes a warning note (the report goes on)."""
+    try:
+        return build()
+    except Exception as exc:  # a broken section must not sink the main command
+        notes.append(Note("warning", f"{section}: not shown ({type(exc).__name__}: {exc})"))
+        return None
+
+
+def collect_scores(
+    store: Store, *, benchmark: str, judges: Sequence[str] | None, notes: list[Note]
+) -> pd.DataFrame:
+    """Judge scores (+ ensemble) and human ratings, each under its own ``source`` label."""
+    frames = []
+    judged = _attempt(
+        notes, "judge scores", lambda: judge_scores(store, benchmark=benchmark, judges=judges)
+    )
+    if judged is not None and not judged.empty:
+        frames.append(with_ensemble(judged))
+    if not judges:
+        from chatanime.report.human import human_scores
+
+        rated = _attempt(notes, "human ratings", lambda: human_scores(store))
+        if rated is not None and not rated.empty:
+            frames.append(rated)
+    if not frames:
+        return pd.DataFrame(columns=list(COLUMNS))
+    return pd.concat(frames, ignore_index=True)
+
+
+def build_boards(
+    scores: pd.DataFrame,
+    corpus: Corpus,
+    features: pd.DataFrame | None,
+    *,
+    n_boot: int,
+    seed: int,
+    notes: list[Note],
+) -> list[SourceBoard]:
+    """One leaderboard (and style-controlled ranking) per source, judges first."""
+    personas = {s.id: str(s.persona) for s in corpus.benchmark.scenarios}
+
+    def persona_of(scenario: int) -> str:
+        return personas.get(int(scenario), "unknown")
+
+    order = {"ensemble": 0, "judge": 1, "human": 2}
+    sources = sorted(scores["source"].unique(), key=lambda s: (order[_kind(s)], s))
+    boards = []
+    for source in sources:
+        board = build_leaderboard(scores, source, persona_of=persona_of, n_boot=n_boot, seed=seed)
+        style = None if features is None else _style(scores, source, features, notes)
+        boards.append(SourceBoard(source, _kind(source), board, style))
+    return boards
+
+
+def _style(
+    scores: pd.DataFrame, source: str, features: pd.DataFrame, notes: list[Note]
+) -> StyleControl | None:
+    return _attempt(
+        notes, f"style control ({source})", lambda: style_control(scores, source, features)
+    )
+
+
+def _unscored_note(boards: Sequence[SourceBoard]) -> Note | None:
+    parts = []
+    for b in boards:
+        missing = sum(c.estimate.n_missing for c in b.board.cells if c.level == "overall")
+        if missing:
+            parts.append(f"{b.source}: {missing}")
+    if not parts:
+        return None
+    return Note(
+        "warning",
+        "Unscored items are counted, never imputed; items without a score per source: "
+        + "; ".join(parts),
+    )
+
+
+def score_notes(report: Report) -> list[Note]:
+    """The notes that depend on which sources exist (nothing is silently missing)."""
+    notes = []
+    if not report.judge_boards and not report.human_boards:
+        notes.append(
+            Note(
+                "info",
+                "No judge scores or human ratings exist in the store yet, so this report shows the "
+                "automatic diversity leaderboard, the corpus overview, answer style and example "
+                "dialogues. Score the systems with an LLM judge, or collect human ratings, and "
+                "build the report again to add leaderboards with intervals and tests.",
+                (JUDGE_COMMAND, ANNOTATE_COMMAND, "chatanime report"),
+            )
+        )
+    elif report.judge_boards and not report.human_boards:
+        notes.append(
+            Note(
+                "warning",
+                "Judge scores are uncalibrated: no human ratings exist in the store, so they show "
+                "how an LLM judge ranks the systems, not how people would. Collect ratings to "
+                "check the judge against people.",
+                (ANNOTATE_COMMAND,),
+            )
+        )
+    ov = report.overview
+    notes.append(
+        Note(
+            "info",
+            f"Round 1 is matched exactly: every system answers the same opening line. Round-2 "
+            f"questions differ per system ({ov.n_items - ov.round2_shared} of {ov.n_items} "
+            "character x scenario pairs have system-specific round-2 questions), so comparisons "
+            "of whole dialogues are matched on character and scenario, not on the round-2 "
+            "question.",
+        )
+    )
+    unscored = _unscored_note(report.boards)
+    if unscored is not None:
+        notes.append(unscored)
+    return notes
+
+
+def build_report(
+    corpus: Corpus,
+    store: Store | None = None,
+    *,
+    judges: Sequence[str] | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
+    example_scenarios: Sequence[int] = EXAMPLE_SCENARIOS,
+    diversity: bool = True,
+    title: str | None = None,
+) -> Report:
+    """The full report for ``corpus``, with whatever scores ``store`` holds.
+
+    ``judges`` restricts the judge sources (and then leaves human ratings out); ``diversity``
+    can be turned off for quick looks (the main command always computes it).
+    """
+    notes: list[Note] = []
+    language = corpus.benchmark.language
+    clock = Clock()
+    per_answer = answer_features(corpus.answers(), language)
+    clock.lap("style features")
+    report = Report(
+        title=title or f"ESRP leaderboard · {corpus.benchmark.name}",
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        version=_package_version(),
+        overview=build_overview(corpus, system_style(per_answer)),
+        systems=list(corpus.systems),
+        characters=character_labels(corpus),
+        labels=level_labels(language),
+        n_boot=n_boot,
+        examples=build_examples(corpus, example_scenarios),
+        example_scenarios=tuple(example_scenarios),
+    )
+    clock.lap("overview and examples")
+    if diversity:
+        report.diversity = _attempt(notes, "automatic diversity", lambda: _diversity(corpus))
+        clock.lap("diversity")
+    if store is not None:
+        _add_store_sections(report, corpus, store, per_answer, judges, seed, notes)
+        clock.lap("scores, leaderboards, style control, pairwise, studies")
+    report.notes = [*score_notes(report), *notes]
+    report.timings = clock.laps
+    return report
+
+
+def _diversity(corpus: Corpus) -> DiversityTable:
+    from chatanime.metrics.diversity import diversity_table
+
+    return diversity_table(corpus.answers(), language=corpus.benchmark.language)
+
+
+def _add_store_sections(
+    report: Report,
+    corpus: Corpus,
+    store: Store,
+    per_answer: pd.DataFrame,
+    judges: Sequence[str] | None,
+    seed: int,
+    notes: list[Note],
+) -> None:
+    bench = corpus.benchmark.name
+    scores = collect_scores(store, benchmark=bench, judges=judges, notes=notes)
+    if not scores.empty:
+        features = item_features(per_answer)
+        boards = _attempt(
+            notes,
+            "leaderboards",
+            lambda: build_boards(
+                scores, corpus, features, n_boot=report.n_boot, seed=seed, notes=notes
+            ),
+        )
+        report.boards = boards or []
+    known = set(report.systems)
+    report.systems += sorted({s for b in report.boards for s in b.board.systems} - known)
+    rows = _attempt(
+        notes, "pairwise vs fans", lambda: pairwise_rows(store, benchmark=bench, judges=judges)
+    )
+    if rows is not None and not rows.empty:
+        report.pairwise = summarise_pairwise(rows, n_boot=report.n_boot, seed=seed)
+    if not judges:
+        from chatanime.report.human import study_analyses
+
+        studies = _attempt(notes, "human studies", lambda: study_analyses(store, seed=seed))
+        report.studies = studies or []
+
+
+def is_finite(x: float) -> bool:
+    """For templates: a number that can be printed (not NaN/inf)."""
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+__all__ = ["HUMAN", "Note", "Report", "SourceBoard", "build_report", "collect_scores"]

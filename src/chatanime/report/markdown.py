@@ -1,0 +1,208 @@
+"""The report as Markdown: the leaderboard tables, diversity and overview, for READMEs and PRs.
+
+Same numbers as the HTML page (all shapes come from :mod:`chatanime.report.views`), without
+charts. Cells escape ``|`` so a system or character name cannot break a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from chatanime.report.build import Report, SourceBoard
+from chatanime.report.charts import fmt
+from chatanime.report.scores import DIMENSIONS, METRICS
+from chatanime.report.views import (
+    board_rows,
+    comparison_matrix,
+    comparison_text,
+    diversity_rows,
+    estimate_text,
+    headline_metrics,
+    style_rows,
+)
+
+LEVELS_SHOWN = ("overall", *DIMENSIONS)
+
+
+def cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[object]], align: str = "") -> list[str]:
+    """A GitHub-flavoured Markdown table (first column left, the rest right-aligned)."""
+    aligns = align or "l" + "r" * (len(header) - 1)
+    sep = ["---" if a == "l" else "---:" for a in aligns]
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "| " + " | ".join(sep) + " |"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _board(report: Report, sb: SourceBoard) -> list[str]:
+    labels = report.labels
+    out = [f"## Leaderboard — `{sb.source}`", ""]
+    rows = board_rows(sb.board)
+    header = ["Rank", "System", *(f"{labels.short[lvl]} [95% CI]" for lvl in LEVELS_SHOWN)]
+    out += table(
+        [*header, "Items (unscored)", "Δ vs fans"],
+        (
+            [
+                r.rank_text,
+                f"**{r.system}**" if r.system == "human" else r.system,
+                *(estimate_text(r.cells.get(lvl)) for lvl in LEVELS_SHOWN),
+                f"{r.n} ({r.n_missing})",
+                comparison_text(r.vs_baseline),
+            ]
+            for r in rows
+        ),
+    )
+    out += ["### Per metric (means)", ""]
+    out += table(
+        ["System", *(labels.short[m] for m in METRICS)],
+        (
+            [r.system, *(fmt(e.mean) if (e := r.cells.get(m)) else "—" for m in METRICS)]
+            for r in rows
+        ),
+    )
+    comparisons = comparison_matrix(sb.board)
+    if comparisons:
+        out += [
+            "### Against the fans (system − human on matched items; Holm: * .05 ** .01 *** .001)",
+            "",
+        ]
+        levels = [*LEVELS_SHOWN, *METRICS]
+        out += table(
+            ["System", *(labels.short[lvl] for lvl in levels)],
+            (
+                [c.system, *(comparison_text(c.cells.get(lvl)) for lvl in levels)]
+                for c in comparisons
+            ),
+        )
+    style = style_rows(sb.style)
+    if style:
+        out += ["### Style-controlled ranking (overall)", ""]
+        out += table(
+            ["System", "Raw", "Raw rank", "Controlled [95% CI]", "Controlled rank"],
+            (
+                [
+                    s.system,
+                    fmt(s.raw_mean),
+                    s.raw_rank,
+                    f"{fmt(s.adjusted_mean)} [{fmt(s.lo)}, {fmt(s.hi)}]",
+                    s.adjusted_rank,
+                ]
+                for s in style
+            ),
+        )
+        res = sb.style.results["overall"] if sb.style else None
+        if res is not None:
+            out += table(
+                ["Style feature", "Coefficient per SD [95% CI]", "Per unit"],
+                (
+                    [f.name, f"{f.coef:+.3f} [{f.lo:+.3f}, {f.hi:+.3f}]", f"{f.per_unit:+.4f}"]
+                    for f in res.features
+                ),
+            )
+    return out
+
+
+def _pairwise(report: Report) -> list[str]:
+    if report.pairwise is None:
+        return []
+    out = ["## Each system against the fans (pairwise judge, both orders)", ""]
+    out += table(
+        ["Judge", "System", "Dimension", "Win", "Tie", "Loss", "Net [95% CI]", "Flip", "n"],
+        (
+            [
+                c.judge,
+                c.system,
+                c.dimension,
+                f"{c.win:.0%}",
+                f"{c.tie:.0%}",
+                f"{c.loss:.0%}",
+                estimate_text(c.net),
+                f"{c.flip_share:.0%}",
+                c.n_judgments,
+            ]
+            for c in report.pairwise.cells
+        ),
+        align="lllrrrrrr",
+    )
+    return out
+
+
+def _diversity(report: Report) -> list[str]:
+    table_ = report.diversity
+    out = ["## Automatic response diversity (`automatic:diversity`)", ""]
+    if table_ is None:
+        return [*out, "_Not available (see the notes)._", ""]
+    metrics, rows, first, _ = diversity_rows(table_, "character")
+    shown = headline_metrics(table_)
+    labels = {m.id: m.label for m in table_.metrics}
+    if first:
+        wins = sum(first.values())
+        out += [
+            f"Grouping per system × character. The fans are more diverse than every other "
+            f"system on **{wins} of {len(first)}** metrics.",
+            "",
+        ]
+    body = [[s, *(fmt(vals[m], 3) for m in shown)] for s, vals in rows]
+    if first:
+        body.append(["fans first?", *("✓" if first.get(m) else "✗" for m in shown)])
+    out += table(["System", *(labels[m] for m in shown)], body)
+    rest = [m for m in metrics if m not in shown]
+    if rest:
+        out += ["All metrics are in the CSV/JSON outputs.", ""]
+    return out
+
+
+def _overview(report: Report) -> list[str]:
+    ov = report.overview
+    out = [f"## Corpus overview (`{ov.benchmark_ref}`)", ""]
+    out += table(
+        [
+            "System",
+            "Dialogues",
+            "Mean length R1",
+            "R2",
+            "Longest",
+            f"≤{ov.answer_limit}",
+            "Questions/answer",
+            "Exclamations/answer",
+        ],
+        (
+            [
+                o.summary.system,
+                o.summary.dialogues,
+                fmt(o.summary.mean_len_r1, 1),
+                fmt(o.summary.mean_len_r2, 1),
+                o.summary.max_len,
+                f"{o.summary.within_limit}/{o.summary.answers}",
+                fmt(o.style.get("questions", float("nan"))),
+                fmt(o.style.get("exclamations", float("nan"))),
+            ]
+            for o in ov.systems
+        ),
+    )
+    return out
+
+
+def render_markdown(report: Report) -> str:
+    """The report as one Markdown document."""
+    out = [f"# {report.title}", ""]
+    sources = ", ".join(f"`{b.source}`" for b in report.boards) or "none yet"
+    out += [
+        f"{len(report.systems)} systems · benchmark `{report.overview.benchmark_ref}` · "
+        f"chatanime {report.version} · {report.generated_at}. Score sources: {sources}; "
+        f"intervals: 95% cluster bootstrap over characters and scenarios ({report.n_boot} "
+        "replicates); ranks are tied (`=`) where intervals overlap.",
+        "",
+    ]
+    for n in report.notes:
+        cmds = " ".join(f"`{c}`" for c in n.commands)
+        out += [f"> **{n.kind}:** {n.text}" + (f" {cmds}" if cmds else ""), ""]
+    for sb in report.boards:
+        out += _board(report, sb)
+    out += _pairwise(report)
+    out += _diversity(report)
+    out += _overview(report)
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,216 @@
+"""Renderer-neutral shapes of the report's tables (terminal, Markdown, CSV/JSON and HTML).
+
+Each function turns part of a :class:`~chatanime.report.build.Report` into rows that every
+output format prints the same way, so the formats cannot disagree about a number, a rank or a
+significance mark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chatanime.metrics.stats import Estimate
+from chatanime.report.aggregate import LEVELS, Comparison, Leaderboard
+from chatanime.report.charts import fmt
+
+if TYPE_CHECKING:
+    from chatanime.metrics.diversity import DiversityTable
+    from chatanime.report.build import Report
+    from chatanime.report.style_control import StyleControl
+
+HEADLINE_DIVERSITY = (
+    "distinct_2_char_eq",
+    "distinct_2_word_eq",
+    "mattr_char",
+    "self_bleu_char",
+    "compression",
+)
+ALPHA = 0.05
+
+
+def estimate_text(e: Estimate | None, digits: int = 2) -> str:
+    """``3.82 [3.71, 3.93]`` (just the mean when there is no interval)."""
+    if e is None or not math.isfinite(e.mean):
+        return "—"
+    if not (math.isfinite(e.lo) and math.isfinite(e.hi)):
+        return fmt(e.mean, digits)
+    return f"{fmt(e.mean, digits)} [{fmt(e.lo, digits)}, {fmt(e.hi, digits)}]"
+
+
+def stars(p: float) -> str:
+    """Significance marks for a Holm-adjusted p-value."""
+    if not math.isfinite(p):
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < ALPHA else ""
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One system's line of a leaderboard."""
+
+    system: str
+    rank: int | None
+    tied: bool  # another system has the same rank (intervals overlap)
+    order: int
+    cells: dict[str, Estimate]
+    n: int
+    n_missing: int
+    vs_baseline: Comparison | None = None
+
+    @property
+    def rank_text(self) -> str:
+        if self.rank is None:
+            return "—"
+        return f"{self.rank}=" if self.tied else str(self.rank)
+
+
+def board_rows(board: Leaderboard, baseline: str = "human") -> list[BoardRow]:
+    """Systems by overall point estimate, with tied ranks and the overall test vs baseline."""
+    overall = {c.system: c for c in board.cells if c.level == "overall"}
+    ranks = [c.rank.rank for c in overall.values() if c.rank and c.rank.rank is not None]
+    out = []
+    for system in board.systems:
+        cell = overall[system]
+        rank = cell.rank.rank if cell.rank else None
+        vs = next(
+            (
+                c
+                for c in board.comparisons
+                if c.system == system and c.baseline == baseline and c.level == "overall"
+            ),
+            None,
+        )
+        out.append(
+            BoardRow(
+                system=system,
+                rank=rank,
+                tied=rank is not None and ranks.count(rank) > 1,
+                order=cell.rank.order if cell.rank else 0,
+                cells={lvl: c.estimate for lvl in LEVELS if (c := board.cell(system, lvl))},
+                n=cell.estimate.n,
+                n_missing=cell.estimate.n_missing,
+                vs_baseline=vs,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    system: str
+    baseline: str
+    cells: dict[str, Comparison] = field(default_factory=dict)
+
+
+def comparison_matrix(board: Leaderboard, baseline: str = "human") -> list[ComparisonRow]:
+    """Each system vs ``baseline`` per level (Holm-adjusted), in leaderboard order."""
+    rows = []
+    for system in board.systems:
+        if system == baseline:
+            continue
+        cells = {
+            c.level: c for c in board.comparisons if c.system == system and c.baseline == baseline
+        }
+        if cells:
+            rows.append(ComparisonRow(system, baseline, cells))
+    return rows
+
+
+def comparison_text(c: Comparison | None) -> str:
+    """``+0.12**`` — mean difference on matched items with Holm significance marks."""
+    if c is None:
+        return "—"
+    return f"{c.result.mean_diff:+.2f}{stars(c.p_holm)}"
+
+
+def persona_table(board: Leaderboard) -> tuple[list[str], list[tuple[str, dict[str, float]]]]:
+    """(personas, [(system, {persona: overall mean})]) in leaderboard order."""
+    df = board.by_persona
+    if df.empty:
+        return [], []
+    sub = df[df.level == "overall"]
+    personas = list(dict.fromkeys(str(p) for p in sub.persona))
+    keys = zip(sub["system"].astype(str).tolist(), sub["persona"].astype(str).tolist(), strict=True)
+    table: dict[tuple[str, str], float] = dict(zip(keys, sub["mean"].tolist(), strict=True))
+    rows = [(s, {p: table.get((s, p), math.nan) for p in personas}) for s in board.systems]
+    return personas, rows
+
+
+@dataclass(frozen=True)
+class StyleRow:
+    system: str
+    raw_mean: float
+    raw_rank: int
+    adjusted_mean: float
+    lo: float
+    hi: float
+    adjusted_rank: int
+    shift: int
+
+
+def style_rows(style: StyleControl | None, level: str = "overall") -> list[StyleRow]:
+    """Raw and style-controlled standing per system, by controlled rank."""
+    if style is None or level not in style.results:
+        return []
+    res = style.results[level]
+    rows = [
+        StyleRow(
+            s.system,
+            s.raw_mean,
+            s.raw_rank,
+            s.adjusted_mean,
+            s.lo,
+            s.hi,
+            s.adjusted_rank,
+            s.adjusted_rank - s.raw_rank,
+        )
+        for s in res.systems
+    ]
+    return sorted(rows, key=lambda r: r.adjusted_rank)
+
+
+def diversity_rows(
+    table: DiversityTable, grouping: str = "character"
+) -> tuple[list[str], list[tuple[str, dict[str, float]]], dict[str, bool], dict[str, str]]:
+    """(metric ids, [(system, {metric: mean})], human-first per metric, best system per metric)."""
+    metrics = [m.id for m in table.metrics]
+    rows = [(s, {m: table.row(s, m, grouping).mean for m in metrics}) for s in table.systems]
+    human_first: dict[str, bool] = {}
+    best: dict[str, str] = {}
+    for m in metrics:
+        best[m] = table.best(m, grouping)
+        with contextlib.suppress(KeyError):  # KeyError: no human system in this corpus
+            human_first[m] = table.human_ranks_first(m, grouping)
+    return metrics, rows, human_first, best
+
+
+def headline_metrics(table: DiversityTable) -> list[str]:
+    ids = [m.id for m in table.metrics]
+    chosen = [m for m in HEADLINE_DIVERSITY if m in ids]
+    return chosen or ids[:4]
+
+
+def examples_payload(report: Report, colours: dict[str, str]) -> dict[str, Any]:
+    """The example browser's data (JSON-able): characters, scenarios and every system's turns."""
+    items = {
+        f"{e.character}:{e.scenario}": {
+            "persona": e.persona,
+            "emotion": e.emotion,
+            "location": e.location,
+            "q1": e.q1,
+            "answers": [[a.system, a.q2, a.a1, a.a2] for a in e.answers],
+        }
+        for e in report.examples
+    }
+    chars = list(dict.fromkeys(e.character for e in report.examples))
+    names = {c.slug: c for c in report.characters}
+    return {
+        "characters": [[c, names[c].name, names[c].work] for c in chars if c in names],
+        "scenarios": list(dict.fromkeys(e.scenario for e in report.examples)),
+        "items": items,
+        "colours": colours,
+        "limit": report.overview.answer_limit,
+    }

@@ -1,0 +1,222 @@
+"""The runner's rows: what a run has finished, written durably as it happens.
+
+A finished call must be committed before its answer is used, so a ``kill -9`` at
+any moment loses at most the calls in flight. Committing one transaction per row
+from 64 concurrent tasks would make the store the bottleneck, so writes go to one
+writer thread that *group-commits*: every write waiting when it wakes up shares one
+transaction, and each caller resumes only after that transaction is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Table, select
+from sqlalchemy.exc import IntegrityError
+
+from chatanime.backends.base import ChatResponse
+from chatanime.store import Store
+from chatanime.store.schema import call_failures, calls, runs, units
+
+T = TypeVar("T")
+Persist = Callable[[Connection, str, Mapping[str, Any]], None]
+"""Writes a finished unit's own rows (e.g. a dialogue) in the transaction marking it done."""
+_Write = tuple[Callable[[Connection], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _dialect_insert(conn: Connection, table: Table, row: Mapping[str, Any]) -> Any:
+    """The dialect's INSERT that supports ON CONFLICT (SQLite, PostgreSQL), else ``None``."""
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).values(dict(row))
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).values(dict(row))
+    return None
+
+
+def insert_or_ignore(
+    conn: Connection, table: Table, row: Mapping[str, Any], keys: Sequence[str]
+) -> bool:
+    """Insert unless a row with the same ``keys`` (a unique constraint) exists.
+
+    Returns whether a row was inserted. This is what makes "store it again after a
+    crash" harmless instead of a duplicate.
+    """
+    stmt = _dialect_insert(conn, table, row)
+    if stmt is not None:
+        return bool(conn.execute(stmt.on_conflict_do_nothing(index_elements=list(keys))).rowcount)
+    try:
+        with conn.begin_nested():
+            conn.execute(table.insert().values(dict(row)))
+    except IntegrityError:
+        return False
+    return True
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    row: Mapping[str, Any],
+    keys: Sequence[str],
+    keep: Sequence[str] = (),
+) -> None:
+    """Insert, or update every column except ``keys`` and ``keep`` of the existing row."""
+    changes = {k: v for k, v in row.items() if k not in keys and k not in keep}
+    stmt = _dialect_insert(conn, table, row)
+    if stmt is not None:
+        set_ = {k: stmt.excluded[k] for k in changes}
+        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=set_))
+        return
+    if not insert_or_ignore(conn, table, row, keys):
+        where = [table.c[k] == row[k] for k in keys]
+        conn.execute(table.update().where(*where).values(changes))
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class RunJournal:
+    """One run's finished calls (replayed from memory) and its group-committed writes."""
+
+    def __init__(self, store: Store, run_id: str) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.calls: dict[str, ChatResponse] = {}
+        self.run_cost = 0.0
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._writer, name="chatanime-store", daemon=True)
+        self._thread.start()
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        """Load finished calls, and return the results of finished units."""
+        with self.store.engine.connect() as conn:
+            for row in conn.execute(select(calls).where(calls.c.run_id == self.run_id)):
+                self.calls[row.key] = ChatResponse(
+                    text=row.response_text,
+                    model=row.model,
+                    input_tokens=row.input_tokens,
+                    output_tokens=row.output_tokens,
+                    latency_s=row.latency_s,
+                    attempts=row.retries + 1,
+                )
+                self.run_cost += row.cost_usd or 0.0
+            done = conn.execute(
+                select(units.c.unit_id, units.c.result_json).where(
+                    units.c.run_id == self.run_id, units.c.status == "done"
+                )
+            )
+            return {r.unit_id: json.loads(r.result_json or "{}") for r in done}
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in a committed transaction (shared with concurrent writes)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((fn, future, loop))
+        return await future
+
+    def close(self) -> None:
+        """Finish pending writes and stop the writer thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _writer(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while not stop:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                else:
+                    batch.append(nxt)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Write]) -> None:
+        """One transaction for the batch; if it fails, each write alone, so one bad
+        write fails only its own caller."""
+        try:
+            with self.store.engine.begin() as conn:
+                results = [fn(conn) for fn, _, _ in batch]
+        except Exception as exc:
+            if len(batch) == 1:
+                _, future, loop = batch[0]
+                loop.call_soon_threadsafe(_settle, future, None, exc)
+                return
+            for item in batch:
+                self._commit([item])
+            return
+        for (_, future, loop), result in zip(batch, results, strict=True):
+            loop.call_soon_threadsafe(_settle, future, result, None)
+
+    # ------------------------------------------------------------ the rows
+
+    async def record_run(self, run_id: str, kind: str, name: str, config_json: str) -> None:
+        stamp = now()
+        row = {
+            "id": run_id,
+            "kind": kind,
+            "name": name,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "config_json": config_json,
+        }
+        await self.write(lambda conn: upsert(conn, runs, row, ["id"], keep=("created_at",)))
+
+    async def record_call(self, row: Mapping[str, Any]) -> None:
+        values = {"run_id": self.run_id, "created_at": now(), **row}
+        await self.write(lambda conn: insert_or_ignore(conn, calls, values, ["key"]))
+
+    async def record_failure(self, row: Mapping[str, Any]) -> None:
+        values = {"run_id": self.run_id, "created_at": now(), **row}
+        await self.write(lambda conn: conn.execute(call_failures.insert().values(values)))
+
+    async def finish_unit(
+        self,
+        unit_id: str,
+        result: Mapping[str, Any] | None,
+        error: str | None,
+        persist: Persist | None = None,
+    ) -> None:
+        """Mark a unit done (with ``persist``'s rows, atomically) or failed."""
+
+        def mark(conn: Connection) -> None:
+            if result is not None and persist is not None:
+                persist(conn, unit_id, result)
+            row = {
+                "run_id": self.run_id,
+                "unit_id": unit_id,
+                "status": "done" if result is not None else "failed",
+                "result_json": None if result is None else json.dumps(result, ensure_ascii=False),
+                "error": error,
+                "updated_at": now(),
+            }
+            upsert(conn, units, row, ["run_id", "unit_id"])
+
+        await self.write(mark)

@@ -1,0 +1,266 @@
+"""Diversity metrics on hand-computed groups, and the per-system table."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chatanime.metrics.diversity import (
+    HUMAN,
+    compression_ratio,
+    distinct_n,
+    distinct_n_equal_size,
+    diversity_table,
+    mattr,
+    metrics_for,
+)
+from chatanime.metrics.selfbleu import self_bleu_naive
+from chatanime.metrics.tokens import char_tokens
+
+
+@dataclass(frozen=True)
+class Ans:
+    system: str
+    character: str
+    scenario: int
+    round: int
+    text: str
+
+
+def test_distinct_n_hand_computed() -> None:
+    assert distinct_n(["aab", "ab"], 1) == pytest.approx(2 / 5)
+    assert distinct_n(["aab", "ab"], 2) == pytest.approx(2 / 3)  # aa, ab, ab
+    assert distinct_n(["ab", "cd"], 2) == 1.0  # no "bc": n-grams stay inside answers
+    assert math.isnan(distinct_n(["a", "b"], 2))
+
+
+def test_distinct_n_over_words() -> None:
+    assert distinct_n(["we can do it", "we can"], 1, "word", "en") == pytest.approx(4 / 6)
+
+
+def _brute_force_expected_distinct(tokens: list[str], size: int) -> float:
+    draws = list(itertools.combinations(range(len(tokens)), size))
+    return sum(len({tokens[i] for i in d}) for d in draws) / len(draws) / size
+
+
+def test_equal_size_distinct_is_the_exact_expectation() -> None:
+    # from {a, a, a, b, b}: P(miss a) = 1/10, P(miss b) = 3/10 -> E = 1.6 types in 2 draws
+    assert distinct_n_equal_size(["aab", "ab"], 1, 2) == pytest.approx(0.8)
+    assert distinct_n_equal_size(["aab", "ab"], 1, 5) == pytest.approx(2 / 5)
+    assert distinct_n_equal_size(["aab", "ab"], 1, 1) == pytest.approx(1.0)
+    assert math.isnan(distinct_n_equal_size(["aab", "ab"], 1, 6))
+    answers = ["abcabd", "cadbb", "abc"]
+    for n, size in [(1, 4), (1, 9), (2, 3), (2, 6)]:
+        grams = [a[i : i + n] for a in answers for i in range(len(a) - n + 1)]
+        assert distinct_n_equal_size(answers, n, size) == pytest.approx(
+            _brute_force_expected_distinct(grams, size)
+        )
+
+
+def test_equal_size_distinct_removes_the_length_effect() -> None:
+    rng = random.Random(5)
+    text = "".join(rng.choice("abcdefghij") for _ in range(400))
+    short, long_ = [text[:100]], [text]
+    assert distinct_n(short, 1) > distinct_n(long_, 1)
+    assert distinct_n_equal_size(short, 1, 100) == pytest.approx(
+        distinct_n_equal_size(long_, 1, 100), abs=0.02
+    )
+
+
+def _brute_mattr(tokens: list[str], window: int) -> float:
+    if len(tokens) < window:
+        return len(set(tokens)) / len(tokens)
+    ttrs = [len(set(tokens[i : i + window])) / window for i in range(len(tokens) - window + 1)]
+    return sum(ttrs) / len(ttrs)
+
+
+def test_mattr_hand_computed_and_across_answers() -> None:
+    assert mattr(["abab"], 2) == 1.0
+    assert mattr(["aabb"], 2) == pytest.approx(4 / 6)  # aa, ab, bb
+    assert mattr(["aa", "bb"], 2) == pytest.approx(4 / 6)  # windows run across answers
+    assert mattr(["aabb"], 3) == pytest.approx(2 / 3)
+    assert mattr(["aab"], 10) == pytest.approx(2 / 3)  # shorter than the window: TTR
+
+
+def test_mattr_equals_brute_force() -> None:
+    rng = random.Random(8)
+    for _ in range(20):
+        answers = [
+            "".join(rng.choice("abcdefg") for _ in range(rng.randint(0, 15)))
+            for _ in range(rng.randint(1, 5))
+        ]
+        tokens = [c for a in answers for c in a]
+        if not tokens:
+            continue
+        window = rng.randint(1, 12)
+        assert mattr(answers, window) == pytest.approx(_brute_mattr(tokens, window))
+
+
+def test_compression_ratio_falls_with_repetition() -> None:
+    rng = random.Random(2)
+    distinct = [
+        "".join(rng.choice("的一是在不了有和人这中大为上个国我以要他") for _ in range(60))
+        for _ in range(10)
+    ]
+    repeated = [distinct[0]] * 10
+    half = distinct[:5] + distinct[:5]
+    assert compression_ratio(repeated) < compression_ratio(half) < compression_ratio(distinct)
+    assert compression_ratio(distinct[:1]) == 1.0
+
+
+def test_metrics_for_language() -> None:
+    zh = [m.id for m in metrics_for("zh")]
+    assert zh[:3] == ["distinct_1_char", "distinct_2_char", "distinct_3_char"]
+    assert "self_bleu_word" in zh and zh[-1] == "compression"
+    en = [m.id for m in metrics_for("en")]
+    assert not any(m.endswith("_char") or "_char_" in m for m in en)
+    assert {m.id: m.higher_is_more_diverse for m in metrics_for("zh")}["self_bleu_char"] is False
+
+
+# --- the table on a small synthetic corpus ---------------------------------------------------
+
+POOL = [chr(0x4E00 + i) for i in range(400)]
+BOT = "别担心，我会一直陪着你，加油！"
+SHORT = "别担心，加油！"
+
+
+def _synthetic(characters: int = 3, scenarios: int = 4) -> list[Ans]:
+    """``human`` writes varied text, ``bot`` repeats one answer, ``mix`` varies in round 1."""
+    rng = random.Random(7)
+    answers = []
+    for c in range(characters):
+        for s in range(1, scenarios + 1):
+            for r in (1, 2):
+                varied = "".join(rng.choice(POOL) for _ in range(20)) + "！"
+                answers.append(Ans(HUMAN, f"c{c}", s, r, varied))
+                answers.append(Ans("bot", f"c{c}", s, r, BOT))
+                answers.append(Ans("mix", f"c{c}", s, r, varied if r == 1 else SHORT))
+    return answers
+
+
+def test_table_shape_and_direction() -> None:
+    table = diversity_table(_synthetic(), workers=1)
+    metrics = metrics_for("zh")
+    assert table.systems == (HUMAN, "bot", "mix")
+    assert len(table.rows) == 3 * len(metrics) * 2
+    row = table.row("bot", "distinct_1_char", "character")
+    assert row.n_groups == 3
+    assert table.row("bot", "distinct_1_char", "scenario").n_groups == 4
+    for metric in metrics:
+        assert table.human_ranks_first(metric.id), metric.id
+        assert table.ranking(metric.id)[-1] == "bot", metric.id
+    assert table.best("self_bleu_char") == HUMAN
+    assert table.row("bot", "self_bleu_char").mean == pytest.approx(1.0)
+
+
+def test_table_group_values_equal_the_pure_functions() -> None:
+    answers = _synthetic()
+    table = diversity_table(answers, workers=1)
+    group = [
+        a.text
+        for a in sorted(answers, key=lambda a: (a.scenario, a.round))
+        if a.system == "mix" and a.character == "c1"
+    ]
+    values = {(v.system, v.grouping, v.group, v.metric): v.value for v in table.values}
+    key = ("mix", "character", "c1")
+    assert values[(*key, "distinct_2_char")] == pytest.approx(distinct_n(group, 2))
+    assert values[(*key, "distinct_2_word")] == pytest.approx(distinct_n(group, 2, "word"))
+    k = table.sample_sizes[("character", "distinct_2_char_eq")]
+    assert values[(*key, "distinct_2_char_eq")] == pytest.approx(distinct_n_equal_size(group, 2, k))
+    assert values[(*key, "mattr_char")] == pytest.approx(mattr(group))
+    assert values[(*key, "compression")] == pytest.approx(compression_ratio(group))
+    naive = np.mean(self_bleu_naive([char_tokens(t) for t in group]))
+    assert values[(*key, "self_bleu_char")] == pytest.approx(naive)
+
+
+def test_table_summary_statistics_and_sample_size() -> None:
+    table = diversity_table(_synthetic(), workers=1, groupings=("character",))
+    assert table.groupings == ("character",)
+    vals = [v.value for v in table.values if (v.system, v.metric) == ("mix", "distinct_1_char")]
+    row = table.row("mix", "distinct_1_char")
+    assert row.mean == pytest.approx(np.mean(vals))
+    assert row.std == pytest.approx(np.std(vals, ddof=1))
+    assert (row.min, row.max) == (min(vals), max(vals))
+    # the smallest group: mix's 4 varied answers (21 chars) and 4 short ones
+    assert table.sample_sizes[("character", "distinct_1_char_eq")] == 4 * 21 + 4 * len(SHORT)
+
+
+def test_table_rounds_and_dataframes() -> None:
+    table = diversity_table(_synthetic(), workers=1, rounds=(1,))
+    assert table.rounds == (1,)
+    # in round 1 "mix" answers like the humans
+    assert table.row("mix", "distinct_1_char").mean == pytest.approx(
+        table.row(HUMAN, "distinct_1_char").mean
+    )
+    frame = table.to_dataframe()
+    assert list(frame.columns) == [
+        "system",
+        "metric",
+        "grouping",
+        "mean",
+        "std",
+        "min",
+        "max",
+        "n_groups",
+    ]
+    assert len(frame) == len(table.rows)
+    assert len(table.values_dataframe()) == len(table.values)
+
+
+def test_table_in_worker_processes_equals_in_process() -> None:
+    answers = _synthetic(characters=4, scenarios=6)
+    serial = diversity_table(answers, workers=1)
+    parallel = diversity_table(answers, workers=2)
+    assert [v.value for v in serial.values] == pytest.approx(
+        [v.value for v in parallel.values], nan_ok=True
+    )
+
+
+def test_table_english_and_errors() -> None:
+    answers = [
+        Ans(s, "c", i, 1, f"{s} says hello number {i} to you")
+        for s in ("human", "b")
+        for i in range(3)
+    ]
+    table = diversity_table(answers, "en", workers=1)
+    assert all(m.unit in ("word", None) for m in table.metrics)
+    with pytest.raises(ValueError, match="no answers"):
+        diversity_table(answers, "en", rounds=(2,))
+    with pytest.raises(KeyError):
+        diversity_table([a for a in answers if a.system == "b"], "en").human_ranks_first(
+            "compression"
+        )
+    with pytest.raises(KeyError, match="unknown diversity metric"):
+        table.metric("bleu")
+
+
+# --- the release -----------------------------------------------------------------------------
+
+
+def _release_answers(folder: Path) -> list[Ans]:
+    answers = []
+    for path in sorted(folder.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for key, dialogues in data.items():
+            for d in dialogues:
+                answers.append(Ans(path.stem, key, d["dialog_id"], 1, d["answer_r1"]))
+    return answers
+
+
+def test_release_shapes(release_dir: Path) -> None:
+    table = diversity_table(_release_answers(release_dir), groupings=("character",), rounds=(1,))
+    assert len(table.systems) == 11
+    assert table.systems[0] == HUMAN
+    for system in table.systems:
+        for metric in table.metrics:
+            row = table.row(system, metric.id)
+            assert row.n_groups == 20
+            assert 0.0 < row.mean < 1.0
+    assert table.human_ranks_first("distinct_2_char")

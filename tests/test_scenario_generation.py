@@ -1,0 +1,560 @@
+"""Scenario generation: checks, near-duplicates, grid balance, and runs on the fake server."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+import chatanime.backends.fake_scenarios  # noqa: F401  (registers fake/scenario-writer*)
+from chatanime.backends.base import GenerationParams
+from chatanime.backends.fake_scenarios import BAD_KINDS
+from chatanime.backends.fake_server import FakeServer
+from chatanime.backends.registry import get_model
+from chatanime.backends.retry import RetryPolicy
+from chatanime.benchmark import load_benchmark
+from chatanime.characters import builtin_characters, get_character
+from chatanime.errors import DataError
+from chatanime.pricing import Price, PriceTable
+from chatanime.runner import RunOptions
+from chatanime.scenario_checks import (
+    Candidate,
+    ScenarioProblem,
+    ScenarioRules,
+    check_scenario,
+    find_names,
+    forbidden_names,
+    jaccard,
+    parse_candidate,
+    remove_near_duplicates,
+    shingles,
+)
+from chatanime.scenario_generation import (
+    ScenarioJob,
+    dry_run,
+    generate_scenarios_async,
+    resolve_target,
+    run_spec,
+)
+from chatanime.scenario_grid import GridBalance, GridCell, ScenarioGrid, build_grid
+from chatanime.scenario_output import ScenarioReport, write_output
+from chatanime.scenarios import Emotion, Persona
+from chatanime.store import Store, open_store
+from chatanime.store.schema import calls, units
+
+P = ScenarioProblem
+EXAMPLE = Path(__file__).resolve().parent.parent / (
+    "src/chatanime/data/benchmarks/examples/original-character"
+)
+PRICES = PriceTable({"fake/scenario-writer*": Price(input=1.0, output=2.0)})
+LUFFY = get_character("luffy")
+ZH_NAMES = forbidden_names([LUFFY, get_character("madoka")])
+ZH_RULES = ScenarioRules.for_language("zh")
+EN_RULES = ScenarioRules.for_language("en")
+ZH_EVENT = "用户在图书馆复习时发现期末考试提前了一周，很担心复习不完。"
+ZH_LINE = "唉，期末考试突然提前了一周，我还有三门课没复习，你说我该怎么办呀？"
+EN_EVENT = "The user found out at the library that the final exam was moved a week earlier."
+EN_LINE = "My final got moved up a whole week and I still have three classes to review. Help?"
+
+
+# ---------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps({"daily_event": "e", "question_r1": "q"}),
+        '```json\n{"daily_event": "e", "question_r1": "q"}\n```',
+        'Sure! Here it is:\n{"daily_event": "e", "question_r1": "q"}\nHope it helps.',
+        '好的：{"note": 1} 然后 {"daily_event": "e", "question_r1": "q"}',
+        '[{"daily_event": "e", "question_r1": "q"}]',
+    ],
+)
+def test_parse_candidate_is_lenient(text: str) -> None:
+    assert parse_candidate(text) == Candidate(daily_event="e", question_r1="q")
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("just prose, no braces", "no JSON object"),
+        ('{"daily_event": "e"', "no JSON object"),
+        ('{"daily_event": "e", "question": "q"}', "lacks string fields"),
+        ('{"daily_event": "e", "question_r1": 3}', "lacks string fields"),
+    ],
+)
+def test_parse_candidate_errors(text: str, error: str) -> None:
+    result = parse_candidate(text)
+    assert isinstance(result, str) and error in result
+
+
+# ---------------------------------------------------------------- checks
+
+
+def verdict(event: str, line: str, rules: ScenarioRules = ZH_RULES) -> set[ScenarioProblem]:
+    candidate = Candidate(daily_event=event, question_r1=line)
+    return set(check_scenario(candidate, rules=rules, names=ZH_NAMES).problems)
+
+
+@pytest.mark.parametrize(
+    ("event", "line", "rules", "expected"),
+    [
+        (ZH_EVENT, ZH_LINE, ZH_RULES, set()),
+        (EN_EVENT, EN_LINE, EN_RULES, set()),
+        # no pronoun, but spoken (a particle): Chinese users drop pronouns
+        (ZH_EVENT, "唉，期末考试突然提前了一周，还有三门课没复习，这可怎么办啊", ZH_RULES, set()),
+        ("", ZH_LINE, ZH_RULES, {P.EMPTY}),
+        (ZH_EVENT, "   ", ZH_RULES, {P.EMPTY}),
+        (ZH_EVENT, EN_LINE, ZH_RULES, {P.WRONG_LANGUAGE}),
+        (
+            ZH_EVENT,
+            "今日は試験が一週間早まった、どうしよう！私は本当に困っている",
+            ZH_RULES,
+            {P.WRONG_LANGUAGE},
+        ),
+        (
+            EN_EVENT,
+            "I just failed 考试 again and I feel awful, what do I do?",
+            EN_RULES,
+            {P.WRONG_LANGUAGE},
+        ),
+        (
+            EN_EVENT,
+            "I failed my exam（again）and feel awful, what now?",
+            EN_RULES,
+            {P.WRONG_LANGUAGE},
+        ),
+        (ZH_EVENT, "我好烦啊！", ZH_RULES, {P.TOO_SHORT}),
+        (ZH_EVENT, ZH_LINE * 5, ZH_RULES, {P.TOO_LONG}),
+        (EN_EVENT, "I am sad.", EN_RULES, {P.TOO_SHORT}),
+        (EN_EVENT, EN_LINE + " I keep thinking about it" * 20, EN_RULES, {P.TOO_LONG}),
+        (
+            ZH_EVENT,
+            "用户今天在图书馆得知期末考试提前了一周，感到非常担忧。",
+            ZH_RULES,
+            {P.NOT_USER_VOICE},
+        ),
+        (
+            ZH_EVENT,
+            "她今天在图书馆得知期末考试提前了一周，感到非常担忧。",
+            ZH_RULES,
+            {P.NOT_USER_VOICE},
+        ),
+        (
+            ZH_EVENT,
+            "期末考试提前了一周，三门课没有复习，时间非常紧张。",
+            ZH_RULES,
+            {P.NOT_USER_VOICE},
+        ),
+        (
+            EN_EVENT,
+            "The user learns the exam moved up and feels worried about it.",
+            EN_RULES,
+            {P.NOT_USER_VOICE},
+        ),
+        (
+            EN_EVENT,
+            "The exam moved up a week and three classes still need review.",
+            EN_RULES,
+            {P.NOT_USER_VOICE},
+        ),
+        (ZH_EVENT, "开场白：" + ZH_LINE, ZH_RULES, {P.META}),
+        (ZH_EVENT, "作为AI，我觉得" + ZH_LINE, ZH_RULES, {P.META}),
+        (ZH_EVENT, "“" + ZH_LINE + "”", ZH_RULES, {P.META}),
+        (EN_EVENT, "Opening line: " + EN_LINE, EN_RULES, {P.META}),
+        (EN_EVENT, '{"question_r1": "' + EN_LINE + '"}', EN_RULES, {P.META}),
+        (ZH_EVENT, "路飞，" + ZH_LINE, ZH_RULES, {P.NAMES_CHARACTER}),
+        (ZH_EVENT, ZH_LINE + "要是小圆在就好了。", ZH_RULES, {P.NAMES_CHARACTER}),
+        ("用户跟蒙奇·D·路飞说考试提前了一周，很担心。", ZH_LINE, ZH_RULES, {P.NAMES_CHARACTER}),
+        (EN_EVENT, "Luffy, " + EN_LINE, EN_RULES, {P.NAMES_CHARACTER}),
+        (EN_EVENT, EN_LINE + " What would Madoka's friends say?", EN_RULES, {P.NAMES_CHARACTER}),
+    ],
+)
+def test_check_scenario_reasons(
+    event: str, line: str, rules: ScenarioRules, expected: set[ScenarioProblem]
+) -> None:
+    assert verdict(event, line, rules) == expected
+
+
+def test_reasons_name_the_field_and_detail() -> None:
+    candidate = Candidate(daily_event=ZH_EVENT, question_r1="路飞，" + ZH_LINE)
+    result = check_scenario(candidate, rules=ZH_RULES, names=ZH_NAMES)
+    assert not result.ok
+    assert result.reasons == ("question_r1 names '路飞'",)
+
+
+def test_everyday_forms_of_address_are_not_names() -> None:
+    names = forbidden_names(builtin_characters())
+    for name in ("路飞", "蒙奇·D·路飞", "Luffy", "草帽路飞", "Madoka", "小圆", "Saber", "Artoria"):
+        assert name in names
+    for word in (
+        "船长",
+        "Captain",
+        "妈妈",
+        "Mama",
+        "哥哥",
+        "助手",
+        "Assistant",
+        "圆",
+        "悟",
+        "shorty",
+    ):
+        assert word not in names
+    hana = load_benchmark(EXAMPLE).character("hana")
+    assert {"朝日花", "Hana", "Asahi", "Hana Asahi", "Boss Hana"} <= set(forbidden_names([hana]))
+
+
+def test_latin_names_match_whole_words_only() -> None:
+    names = ("Hana", "Rem")
+    assert find_names("I met Hana's cousin", names) == ["Hana"]
+    assert find_names("Hanamura station and REM sleep", names) == []
+    assert find_names("蒙奇·D·路飞来了", ("蒙奇·D·路飞", "路飞")) == ["蒙奇·D·路飞"]
+
+
+@pytest.mark.parametrize("name", ["chatanime", "chatanime-en"])
+def test_builtin_scenarios_pass_the_checks(name: str) -> None:
+    """Real, human-checked scenarios must not be rejected (no false positives)."""
+    bench = load_benchmark(name)
+    names = forbidden_names(bench.characters)
+    rules = ScenarioRules.for_language(bench.language)
+    for scenario in bench.scenarios:
+        candidate = Candidate(daily_event=scenario.daily_event, question_r1=scenario.question_r1)
+        assert check_scenario(candidate, rules=rules, names=names).reasons == (), scenario.id
+
+
+# ---------------------------------------------------------------- near-duplicates
+
+
+def test_shingles_ignore_punctuation_case_and_width() -> None:
+    assert shingles("我好难过！！", "zh") == shingles("我好难过!", "zh") == {"我好难", "好难过"}
+    assert shingles("Hello,   WORLD", "en") == shingles("hello world", "en")
+    assert shingles("", "zh") == frozenset()
+    assert shingles("我", "zh") == {"我"}
+
+
+def test_near_duplicates_on_hand_made_examples() -> None:
+    texts = [
+        "唉，今天在图书馆又被导师骂了一顿，我真的好难过，你说我该怎么办呀？",
+        "唉，今天在食堂又被导师骂了一顿，我真的好难过，你说我该怎么办呀？",  # near-dup of 0
+        "天哪，我投的实习终于有回音了，下周就去面试，你能帮我想想要准备什么吗？",
+        "唉，今天在图书馆又被导师骂了一顿，我真的好难过，你说我该怎么办呀？",  # exact dup of 0
+        "客户拖了两个月的尾款还没结，我连房租都快交不起了，真的气死我了！",
+    ]
+    result = remove_near_duplicates(texts, language="zh", threshold=0.6)
+    assert result.kept == (0, 2, 4)
+    assert [(d.index, d.of) for d in result.dropped] == [(1, 0), (3, 0)]
+    assert result.dropped[1].similarity == 1.0
+    assert 0.6 <= result.dropped[0].similarity < 1.0
+
+
+def test_greedy_keeps_a_text_similar_only_to_a_dropped_one() -> None:
+    a = "aaaa bbbb cccc dddd eeee ffff"
+    b = "aaaa bbbb cccc dddd eeee gggg"  # close to a
+    c = "hhhh bbbb cccc dddd eeee gggg"  # close to b, further from a
+    sim = jaccard(shingles(a, "en"), shingles(c, "en"))
+    threshold = (jaccard(shingles(b, "en"), shingles(c, "en")) + sim) / 2
+    assert jaccard(shingles(a, "en"), shingles(b, "en")) >= threshold > sim
+    result = remove_near_duplicates([a, b, c], language="en", threshold=threshold)
+    assert result.kept == (0, 2)
+
+
+def test_vectorised_similarity_equals_pairwise_reference() -> None:
+    """Across the block boundary (512 rows), the sparse product finds exactly the pairs
+    a plain pairwise Jaccard finds."""
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(40)]
+    base = [" ".join(rng.sample(words, 12)) for _ in range(300)]
+    texts = base + [t.replace(t.split()[0], "zz", 1) for t in rng.sample(base, 300)]
+    rng.shuffle(texts)
+    threshold = 0.5
+    result = remove_near_duplicates(texts, language="en", threshold=threshold)
+    sets = [shingles(t, "en") for t in texts]
+    kept: list[int] = []
+    for i in range(len(texts)):
+        if not any(jaccard(sets[i], sets[j]) >= threshold for j in kept):
+            kept.append(i)
+    assert result.kept == tuple(kept)
+    assert len(result.dropped) >= 300
+
+
+def test_threshold_must_be_a_similarity() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        remove_near_duplicates(["a"], language="en", threshold=0.0)
+
+
+# ---------------------------------------------------------------- grid and balance
+
+
+def test_grid_cells_in_order_and_default_locations() -> None:
+    grid = ScenarioGrid.default("zh")
+    assert len(grid.cells()) == 4 * 9 * 8
+    small = ScenarioGrid.default(
+        "en", personas=["freelancer", "student"], emotions=["joy"], locations=["a", "b"], per_cell=2
+    )
+    keys = [(c.persona.value, c.location, c.variant) for c in small.cells()]
+    assert keys == [
+        ("freelancer", "a", 1),
+        ("freelancer", "a", 2),
+        ("freelancer", "b", 1),
+        ("freelancer", "b", 2),
+        ("student", "a", 1),
+        ("student", "a", 2),
+        ("student", "b", 1),
+        ("student", "b", 2),
+    ]
+    assert small.target_per_pair == 4
+
+
+def test_grid_file_with_overrides_and_errors(tmp_path: Path) -> None:
+    path = tmp_path / "grid.yaml"
+    path.write_text("personas: [student]\nlocations: [图书馆, 食堂]\nper_cell: 3\n", "utf-8")
+    grid = build_grid("zh", path, per_cell=2, emotions=None)
+    assert (grid.personas, len(grid.emotions), grid.locations, grid.per_cell) == (
+        (Persona.STUDENT,),
+        9,
+        ("图书馆", "食堂"),
+        2,
+    )
+    path.write_text("personas: [pirate]\n", "utf-8")
+    with pytest.raises(DataError, match=r"grid.yaml: personas\[0\]"):
+        build_grid("zh", path)
+    with pytest.raises(DataError, match="locations"):
+        build_grid("zh", locations=[])
+
+
+def test_balance_counts_empty_and_underfilled_cells() -> None:
+    grid = ScenarioGrid.default(
+        "zh", personas=["student", "freelancer"], emotions=["joy", "anger"], locations=["x", "y"]
+    )
+
+    def cell(p: str, e: str, loc: str) -> GridCell:
+        return GridCell(persona=Persona(p), emotion=Emotion(e), location=loc, variant=1)
+
+    kept = [cell("student", "joy", "x"), cell("student", "joy", "y"), cell("student", "anger", "x")]
+    balance = GridBalance.of(grid, kept)
+    assert balance.target == 2 and balance.total == 3
+    assert balance.count(Persona.STUDENT, Emotion.JOY) == 2
+    assert balance.underfilled() == [(Persona.STUDENT, Emotion.ANGER)]
+    assert balance.empty() == [
+        (Persona.FREELANCER, Emotion.JOY),
+        (Persona.FREELANCER, Emotion.ANGER),
+    ]
+    assert balance.locations == {"x": 2, "y": 1}
+
+
+# ---------------------------------------------------------------- runs on the fake server
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    st = open_store(str(tmp_path / "store.db"))
+    yield st
+    st.dispose()
+
+
+def small_job(language: str = "en", **overrides: Any) -> ScenarioJob:
+    bench = load_benchmark(EXAMPLE) if language == "en" else None
+    defaults = ("office", "café") if language == "en" else ("图书馆", "咖啡馆")
+    grid = ScenarioGrid.default(
+        language,
+        personas=["student", "self-employed"],
+        emotions=["joy", "worry"],
+        locations=defaults,
+        per_cell=overrides.pop("per_cell", 2),
+    )
+    values: dict[str, Any] = {
+        "model": "fake/scenario-writer",
+        "language": language,
+        "grid": grid,
+        "characters": bench.characters if bench else (LUFFY,),
+        "params": GenerationParams(seed=1),
+    }
+    return ScenarioJob(**{**values, **overrides})
+
+
+async def run(store: Store, server: FakeServer, job: ScenarioJob) -> ScenarioReport:
+    options = RunOptions(
+        progress=False, concurrency=4, retry=RetryPolicy(base_delay=0.01, max_delay=0.05)
+    )
+    return await generate_scenarios_async(
+        job,
+        store,
+        models=lambda n: get_model(n, base_url=server.base_url),
+        options=options,
+        prices=PRICES,
+    )
+
+
+def rows(store: Store, table: Any) -> list[Any]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(table)).all())
+
+
+async def test_english_grid_becomes_a_loadable_benchmark(
+    store: Store, fake_server: FakeServer, tmp_path: Path
+) -> None:
+    job = small_job("en")
+    report = await run(store, fake_server, job)
+    s = report.summary
+    assert (s.total, s.done, s.failed, s.calls) == (16, 16, 0, 16)
+    assert s.cost_usd > 0 and all(c.cost_usd > 0 for c in rows(store, calls))
+    assert report.unfilled == () and report.unfinished == 0
+    kept = len(report.scenarios)
+    assert kept + len(report.near_duplicates) == 16 and kept >= 12
+    assert [sc.id for sc in report.scenarios] == list(range(1, kept + 1))
+    for scenario in report.scenarios:
+        candidate = Candidate(daily_event=scenario.daily_event, question_r1=scenario.question_r1)
+        assert check_scenario(candidate, rules=EN_RULES, names=job.names).ok
+    assert report.balance.total == kept
+    out = write_output(
+        tmp_path / "my-bench", report.scenarios, language="en", characters=job.characters
+    )
+    bench = load_benchmark(out)
+    assert (bench.name, bench.language, bench.answer_limit) == ("my-bench", "en", 100)
+    assert [c.slug for c in bench.characters] == ["hana", "madoka"]
+    assert (out / "characters/hana.yaml").is_file() and not (
+        out / "characters/madoka.yaml"
+    ).exists()
+    assert bench.character("hana") == job.characters[0]
+    assert bench.scenarios == report.scenarios
+    personas = {(sc.persona, sc.emotion) for sc in bench.scenarios}
+    assert personas == {(p, e) for p in job.grid.personas for e in job.grid.emotions}
+
+
+async def test_rerun_makes_no_requests_and_gives_the_same_benchmark(
+    store: Store, fake_server: FakeServer
+) -> None:
+    first = await run(store, fake_server, small_job("zh"))
+    requests = fake_server.stats()["requests"]
+    again = await run(store, fake_server, small_job("zh"))
+    assert fake_server.stats()["requests"] == requests
+    assert (again.summary.skipped, again.summary.calls) == (16, 0)
+    assert again.scenarios == first.scenarios and first.scenarios
+    assert fake_server.stats()["repeated_ok"] == 0
+
+
+async def test_larger_grid_only_writes_the_new_cells(store: Store, fake_server: FakeServer) -> None:
+    await run(store, fake_server, small_job("zh", per_cell=1))
+    assert fake_server.stats()["requests"] == 8
+    report = await run(store, fake_server, small_job("zh", per_cell=2))
+    assert fake_server.stats()["requests"] == 16
+    assert (report.summary.skipped, report.summary.done) == (8, 8)
+    assert len(rows(store, units)) == 16
+
+
+async def test_changing_the_checks_is_a_new_run(store: Store, fake_server: FakeServer) -> None:
+    job = small_job("zh")
+    stricter = small_job("zh", rules=ScenarioRules.for_language("zh", question_min=30))
+    assert run_spec(job).id != run_spec(stricter).id
+    assert run_spec(job).id == run_spec(small_job("zh", per_cell=5, dedupe_threshold=0.9)).id
+
+
+PLANTED = {
+    "names": P.NAMES_CHARACTER,
+    "language": P.WRONG_LANGUAGE,
+    "long": P.TOO_LONG,
+    "short": P.TOO_SHORT,
+    "narration": P.NOT_USER_VOICE,
+    "meta": P.META,
+    "json": P.UNPARSEABLE,
+}
+
+
+@pytest.mark.parametrize(("kind", "problem"), PLANTED.items())
+@pytest.mark.parametrize("language", ["zh", "en"])
+async def test_planted_bad_outputs_are_rejected_with_their_reason(
+    store: Store, fake_server: FakeServer, kind: str, problem: ScenarioProblem, language: str
+) -> None:
+    job = small_job(language, model=f"fake/scenario-writer-bad-{kind}", attempts=1, per_cell=1)
+    report = await run(store, fake_server, job)
+    assert report.scenarios == () and len(report.unfilled) == 8
+    assert report.rejections[problem] == 8
+    assert report.summary.failed == 0  # a rejection is a value, not a failed unit
+    result = next(iter(report.summary.results.values()))
+    assert problem in result["rejected"][0]["problems"] and result["rejected"][0]["text"]
+
+
+async def test_reask_quotes_the_problems_and_fills_the_cell(
+    store: Store, fake_server: FakeServer
+) -> None:
+    job = small_job("zh", model="fake/scenario-writer-bad-names", attempts=2, per_cell=1)
+    report = await run(store, fake_server, job)
+    assert len(report.scenarios) + len(report.near_duplicates) == 8 and report.unfilled == ()
+    assert report.rejections[P.NAMES_CHARACTER] == 8
+    made = rows(store, calls)
+    assert sorted({c.step for c in made}) == ["write#1", "write#2"] and len(made) == 16
+    assert all("路飞" not in sc.question_r1 for sc in report.scenarios)
+
+
+async def test_repeating_writer_is_deduplicated(store: Store, fake_server: FakeServer) -> None:
+    job = small_job("zh", model="fake/scenario-writer-bad-repeat", per_cell=1)
+    report = await run(store, fake_server, job)
+    # the line differs only by the location: one survives, seven are near-duplicates of it
+    assert len(report.scenarios) == 1 and len(report.near_duplicates) == 7
+    assert report.rejections == {P.NEAR_DUPLICATE: 7}
+    first = report.scenarios[0].question_r1
+    assert all(d.similarity >= 0.6 for d in report.near_duplicates)
+    assert any(d.of_question == first for d in report.near_duplicates)
+    assert report.balance.empty()  # the grid is visibly unbalanced
+
+
+def test_every_planted_kind_is_tested() -> None:
+    assert set(BAD_KINDS) == {*PLANTED, "repeat"}
+
+
+async def test_model_failure_is_recorded_and_finished_on_rerun(
+    store: Store, fake_server: FakeServer
+) -> None:
+    fake_server.script("fake/scenario-writer", [{"fault": "401"}])
+    job = small_job("zh", per_cell=1)
+    report = await run(store, fake_server, job)
+    assert report.summary.failed == 1 and report.unfinished == 1
+    again = await run(store, fake_server, job)
+    assert (again.summary.skipped, again.summary.done, again.unfinished) == (7, 1, 0)
+
+
+def test_dry_run_counts_cells_and_prices_them() -> None:
+    plan = dry_run(small_job("en"), PRICES)
+    ((role, estimate),) = plan.estimates
+    assert (plan.units, estimate.calls, role) == (16, 16, "scenario writer")
+    assert estimate.usd is not None and estimate.usd > 0
+    assert plan.run_id == run_spec(small_job("en")).id
+
+
+def test_resolve_target_from_options() -> None:
+    assert resolve_target(language="en").characters == load_benchmark("chatanime-en").characters
+    example = resolve_target(str(EXAMPLE))
+    assert (example.language, example.answer_limit) == ("en", 100)
+    cards = resolve_target(
+        language="zh", characters=["luffy", str(EXAMPLE / "characters/hana.yaml")]
+    )
+    assert [c.slug for c in cards.characters] == ["luffy", "hana"]
+    with pytest.raises(DataError, match="contradicts"):
+        resolve_target(str(EXAMPLE), "zh")
+
+
+def test_write_scenarios_file_and_refuse_to_clobber(tmp_path: Path) -> None:
+    bench = load_benchmark(EXAMPLE)
+    path = write_output(tmp_path / "s.yaml", bench.scenarios, language="en", header="made by me")
+    text = path.read_text("utf-8")
+    assert text.startswith("# made by me\n") and "language: en" in text
+    single = tmp_path / "bench.yaml"
+    single.write_text("name: x\nlanguage: en\ncharacters: [madoka]\nscenarios: s.yaml\n", "utf-8")
+    assert load_benchmark(single).scenarios == bench.scenarios
+    folder = tmp_path / "My Bench"
+    write_output(folder, bench.scenarios, language="en", characters=bench.characters)
+    assert load_benchmark(folder).name == "my-bench"
+    with pytest.raises(DataError, match="--force"):
+        write_output(folder, bench.scenarios, language="en", characters=bench.characters)
+    write_output(
+        folder, bench.scenarios[:2], language="en", characters=bench.characters, force=True
+    )
+    assert len(load_benchmark(folder).scenarios) == 2
+    with pytest.raises(DataError, match="nothing to write"):
+        write_output(tmp_path / "empty.yaml", (), language="en")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
