@@ -120,6 +120,7 @@ async def test_small_run_stores_dialogues_calls_and_config(
     assert config["benchmark"] == {"name": "chatanime", "sha256": BENCH.sha256}
     assert config["models"] == {"actor": "fake/actor", "user_sim": "fake/user-sim"}
     assert "chatanime" in config and "params" in config
+    assert config["concurrency"] == 4 and config["rate_limits"] == {}
     assert report.summary.cost_usd == pytest.approx(sum(c.cost_usd for c in made))
     assert report.mean_user_turn_length is not None and 60 <= report.mean_user_turn_length <= 150
 
@@ -261,6 +262,10 @@ def test_cli_generates_and_exports(server: FakeServer, tmp_path: Path) -> None:
         "--out",
         str(out),
         "--no-progress",
+        "--rpm",
+        "6000",
+        "--concurrency",
+        "3",
     ]
     result = CliRunner().invoke(cli(), args)
     assert result.exit_code == 0, result.output
@@ -269,6 +274,12 @@ def test_cli_generates_and_exports(server: FakeServer, tmp_path: Path) -> None:
     assert sum(len(v) for v in data.values()) == 4
     again = CliRunner().invoke(cli(), args)
     assert again.exit_code == 0 and "4 already done" in again.output
+    st = open_store(str(db))
+    (run_row,) = rows(st, runs)
+    st.dispose()
+    config = json.loads(run_row.config_json)
+    assert config["rate_limits"] == {"*": {"rpm": 6000.0, "tpm": None}}
+    assert config["concurrency"] == 3 and config["system"] == "cli-sys"
 
 
 def test_cli_dry_run_names_unpriced_models() -> None:

@@ -238,7 +238,7 @@ async def generate_async(
 ) -> GenerationReport:
     """Generate (or finish generating) the job's dialogues; export if ``out_dir``."""
     options = options or RunOptions(description=f"generate {job.name}")
-    spec = run_spec(job, run_config)
+    spec = run_spec(job, {**_options_config(options), **dict(run_config or {})})
     bench = job.benchmark.name
     check_system_name(store, spec, job.name, bench)
     cached = _validated_models(models, (job.actor, job.user_sim))
@@ -256,6 +256,18 @@ async def generate_async(
     if out_dir is not None:
         report.exported = export_system(store, job.name, job.benchmark, out_dir)
     return report
+
+
+def _options_config(options: RunOptions) -> dict[str, Any]:
+    """How the run was executed, for ``runs.config_json`` (not part of its identity)."""
+    return {
+        "concurrency": options.concurrency,
+        "rate_limits": {p: {"rpm": r.rpm, "tpm": r.tpm} for p, r in options.rate_limits.items()},
+        "retry": {
+            "max_attempts": options.retry.max_attempts,
+            "base_delay": options.retry.base_delay,
+        },
+    }
 
 
 def generate(job: GenerationJob, store: Store, **kwargs: Any) -> GenerationReport:

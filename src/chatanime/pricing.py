@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -106,18 +107,12 @@ def estimate_tokens(text: str) -> int:
     Close enough for budgets and rate limits across providers whose tokenizers differ;
     real usage from the provider always replaces it once a call returns.
     """
-    cjk = sum(1 for ch in text if _is_cjk(ch))
+    cjk = len(_CJK.findall(text))
     return cjk + math.ceil((len(text) - cjk) / 4)
 
 
-def _is_cjk(ch: str) -> bool:
-    code = ord(ch)
-    return (
-        0x3000 <= code <= 0x9FFF  # punctuation, kana, CJK unified ideographs
-        or 0xF900 <= code <= 0xFAFF
-        or 0xFF00 <= code <= 0xFFEF  # full-width forms
-        or 0xAC00 <= code <= 0xD7AF
-    )
+# CJK punctuation, kana, ideographs, compatibility ideographs, full-width forms, Hangul.
+_CJK = re.compile("[\u3000-\u9fff\uf900-\ufaff\uff00-\uffef\uac00-\ud7af]")
 
 
 def load_prices(path: Path) -> dict[str, Price]:

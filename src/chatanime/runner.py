@@ -6,12 +6,14 @@ describes itself as a :class:`RunSpec` (whose id is a hash of what it is, so the
 same command maps to the same run) and a list of :class:`Unit` objects with
 deterministic ids. Each unit calls models only through :meth:`UnitContext.call`,
 which keys every call by (run, unit, step): a finished call is committed to the
-``calls`` table in its own transaction the moment it returns, and a rerun after a
-``kill -9`` replays it from there instead of calling the provider again. Units
-finished before are skipped entirely (``units`` table).
+``calls`` table before its answer is used, and a rerun after a ``kill -9`` replays
+it from there instead of calling the provider again. Units finished before are
+skipped entirely (``units`` table). Store writes are group-committed by one writer
+thread (:mod:`chatanime.runner_journal`), so the event loop keeps dispatching
+requests while the database commits.
 
-Store writes run on one writer thread so the event loop keeps dispatching
-requests while SQLite commits, and so writers never contend for its lock.
+Failed units are values (``units.status = 'failed'`` with the error); a rerun tries
+them again, replaying whatever calls they had already finished.
 """
 
 from __future__ import annotations

@@ -225,7 +225,11 @@ _META: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"question[ _]r1|opening line|scenario|user|question|event|answer)\s*[:：]",
             "starts with a label",
         ),
-        (r"(作为|身为|我是)(一个|一名)?\s*(AI|人工智能|语言模型|大模型|助手)", "AI self-reference"),
+        (
+            r"(作为|身为|我是|我只是)(一个|一名|一款)?\s*"
+            r"(AI助手|AI语言模型|AI模型|人工智能助手|语言模型|大模型|AI|人工智能)(?!\w)",
+            "AI self-reference",
+        ),
         (r"\bas an? (ai|language model|assistant)\b|\blanguage model\b", "AI self-reference"),
         (r"daily_event|question_r1|[{}]", "JSON left in the text"),
         (r"以下是|下面是|^\s*here(?: is|'s) (?:a|an|the|my)\b", "contains a preamble"),

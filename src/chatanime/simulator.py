@@ -27,6 +27,9 @@ from chatanime.runner import CallContext
 from chatanime.scenarios import Scenario
 
 USER_SIM_PROMPT = "user-sim"
+LENGTH_TARGETS: dict[str, tuple[int, int]] = {"zh": (90, 110), "en": (55, 70)}
+"""The release's round-2 questions average 91-106 characters per system; English runs
+~0.63 words per Chinese character (the chatanime-en translations), hence 55-70 words."""
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
@@ -98,7 +101,8 @@ _META_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"<\s*/?\s*(think|thinking|reasoning|analysis)\s*>", "contains a reasoning tag"),
         (r"(思考|推理|分析)(过程)?\s*[:：]", "contains labelled reasoning"),
         (
-            r"(作为|身为|我是)(一个|一名)?\s*(AI|人工智能|语言模型|大模型|模型|助手)",
+            r"(作为|身为|我是|我只是)(一个|一名|一款)?\s*"
+            r"(AI助手|AI语言模型|AI模型|人工智能助手|语言模型|大模型|AI|人工智能)(?!\w)",
             "AI self-reference",
         ),
         (r"\bas an? (ai|language model|assistant)\b", "AI self-reference"),
@@ -243,7 +247,8 @@ class UserSimulator:
     language: str = "zh"
     attempts: int = 3
     rules: UserTurnRules | None = None
-    length_target: tuple[int, int] = (90, 110)
+    length_target: tuple[int, int] | None = None
+    """Length asked of the model, in :func:`text_length` units (default per language)."""
 
     @property
     def prompt(self) -> PromptTemplate:
@@ -257,7 +262,7 @@ class UserSimulator:
     ) -> list[ChatMessage]:
         """The simulator's request: one user message holding situation and round 1."""
         card = character.card(self.language)
-        lo, hi = self.length_target if self.language == "zh" else (55, 70)
+        lo, hi = self.length_target or LENGTH_TARGETS.get(self.language, LENGTH_TARGETS["zh"])
         text = self.prompt.render(
             character=card.name,
             work=card.work,

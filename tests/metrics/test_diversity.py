@@ -6,12 +6,18 @@ import itertools
 import json
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+import typer
+from click.testing import Result
+from typer.testing import CliRunner
 
+from chatanime.cli.diversity import register
+from chatanime.errors import DataError
 from chatanime.metrics.diversity import (
     HUMAN,
     compression_ratio,
@@ -264,3 +270,61 @@ def test_release_shapes(release_dir: Path) -> None:
             assert row.n_groups == 20
             assert 0.0 < row.mean < 1.0
     assert table.human_ranks_first("distinct_2_char")
+
+
+# --- the command (cli/diversity.py) ----------------------------------------------------------
+
+
+class _FakeCorpus:
+    def __init__(self, answers: list[Ans], language: str = "zh") -> None:
+        self._answers = answers
+        self.benchmark = type("B", (), {"language": language})()
+
+    def answers(self, rounds: tuple[int, ...] = (1, 2)) -> list[Ans]:
+        return [a for a in self._answers if a.round in rounds]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    import chatanime.corpus
+
+    monkeypatch.setattr(chatanime.corpus, "load_corpus", lambda *a, **k: _FakeCorpus(_synthetic()))
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, ["diversity", *args])
+
+
+def test_cli_prints_tables_and_human_verdicts(cli: Callable[..., Result]) -> None:
+    result = cli()
+    assert result.exit_code == 0, result.output
+    assert "distinct n-grams over characters" in result.output
+    assert "repetition over words" in result.output
+    assert "does human rank above all other systems?" in result.output
+    assert result.output.count("yes") == len(metrics_for("zh"))
+
+
+def test_cli_json_csv_md(cli: Callable[..., Result], tmp_path: Path) -> None:
+    result = cli("--format", "json", "--by", "scenario", "--round", "2", "--unit", "char")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["grouping"] == "scenario" and payload["rounds"] == [2]
+    assert {m["id"] for m in payload["metrics"]} == {m.id for m in metrics_for("zh", ["char"])}
+    assert all(m["human_ranks_first"] for m in payload["metrics"])
+    assert {r["n_groups"] for r in payload["rows"]} == {4}
+    out = tmp_path / "div.csv"
+    assert cli("--format", "csv", "--out", str(out)).exit_code == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("system,metric,grouping,mean,std")
+    assert len(lines) == 1 + 3 * len(metrics_for("zh"))
+    md = cli("--format", "md").output
+    assert md.count("\n| ") == 1 + 3 and "**" in md
+    assert "- compression: human ranks above all 2 other systems" in md
+
+
+def test_cli_rejects_bad_options(cli: Callable[..., Result]) -> None:
+    for args in (["--format", "xml"], ["--by", "persona"], ["--round", "3"]):
+        result = cli(*args)
+        assert result.exit_code != 0
+        assert isinstance(result.exception, DataError)

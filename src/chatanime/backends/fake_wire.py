@@ -230,6 +230,7 @@ class HttpServer:
 
 
 def error_response(status: int, kind: str, message: str, code: str | None = None) -> HttpResponse:
+    """An error body both SDKs read their message from (``error.message``)."""
     body = {"type": "error", "error": {"type": kind, "message": message, "code": code}}
     return HttpResponse.json(status, body)
 
@@ -259,6 +260,7 @@ def parse_messages(payload: dict[str, Any]) -> tuple[ChatMessage, ...]:
 
 
 def message_text(content: Any) -> str:
+    """A message's text: a plain string, or the text parts of a content list."""
     if isinstance(content, str):
         return content
     return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
@@ -267,6 +269,8 @@ def message_text(content: Any) -> str:
 def completion_body(
     wire: str, model: str, text: str | None, fr: str, usage: tuple[int, int]
 ) -> Any:
+    """A successful reply in the ``openai`` or ``anthropic`` shape; ``text=None`` gives an
+    empty choice/content list (the ``empty`` fault)."""
     prompt, completion = usage
     if wire == "anthropic":
         return {

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -66,25 +67,67 @@ def _title(table: DiversityTable, grouping: str) -> str:
     )
 
 
-def _rich(table: DiversityTable, grouping: str) -> list[Table]:
+UNIT_WORDS = {"char": "characters", "word": "words"}
+
+
+def _families(table: DiversityTable, grouping: str) -> list[tuple[str, list[Metric]]]:
+    """Metrics split into narrow tables: distinct-n per unit, then the rest per unit."""
     units = list(dict.fromkeys(m.unit for m in table.metrics if m.unit is not None))
+    out = []
+    for k, unit in enumerate(units):
+        own = [m for m in table.metrics if m.unit == unit]
+        words = UNIT_WORDS.get(unit, unit)
+        distinct = [m for m in own if m.id.startswith("distinct_")]
+        sizes = "/".join(
+            str(table.sample_sizes.get((grouping, m.id), "?"))
+            for m in distinct
+            if m.id.endswith("_eq")
+        )
+        title = f"d-n: distinct n-grams over {words}; eq: expected in K = {sizes} n-grams"
+        out.append((title, distinct))
+        rest = [m for m in own if not m.id.startswith("distinct_")]
+        rest += [m for m in table.metrics if m.unit is None] if k == 0 else []
+        out.append((f"repetition over {words}", rest))
+    return [(title, metrics) for title, metrics in out if metrics]
+
+
+def _header(metric: Metric) -> str:
+    """Short column names so that each table fits an 80-column terminal."""
+    if metric.id.startswith("distinct_"):
+        n = metric.id.split("_")[1]
+        return f"d-{n} eq" if metric.id.endswith("_eq") else f"d-{n}"
+    return metric.label.replace(f" {metric.unit}", "") if metric.unit else metric.label
+
+
+def _rich(table: DiversityTable, grouping: str) -> list[Table]:
     out: list[Table] = []
-    for unit in units:  # one table per token unit; unit-free metrics join the first
-        metrics = [m for m in table.metrics if m.unit == unit or (m.unit is None and not out)]
-        title = _title(table, grouping) if not out else None
-        rich_table = Table(title=title, title_justify="left")
-        rich_table.add_column("system")
+    for title, metrics in _families(table, grouping):
+        rich_table = Table(
+            title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True
+        )
+        rich_table.add_column("system", no_wrap=True)
         for m in metrics:
-            rich_table.add_column(m.label, justify="right")
+            rich_table.add_column(_header(m), justify="right")
         best = {m.id: table.best(m.id, grouping) for m in metrics}
         for system in table.systems:
-            cells = [_cell(table, system, m.id, grouping) for m in metrics]
-            cells = [
-                f"[bold green]{c}[/]" if best[m.id] == system else c
-                for m, c in zip(metrics, cells, strict=True)
-            ]
+            cells = []
+            for m in metrics:
+                mean, _, spread = _cell(table, system, m.id, grouping).partition(" ± ")
+                text = f"[bold green]{mean}[/]" if best[m.id] == system else mean
+                cells.append(f"{text}\n[dim]±{spread}[/]" if spread else text)
             rich_table.add_row(system, *cells)
         out.append(rich_table)
+    verdicts = Table(
+        title=f"does {HUMAN} rank above all other systems?",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in ("metric", "human first", "most diverse"):
+        verdicts.add_column(col)
+    for metric, verdict in human_verdicts(table, grouping):
+        mark = "–" if verdict is None else "[green]yes[/]" if verdict else "[red]no[/]"
+        verdicts.add_row(metric.label, mark, table.best(metric.id, grouping))
+    out.append(verdicts)
     return out
 
 
@@ -203,6 +246,7 @@ def diversity(
         "character"
     ),
     rounds: Annotated[str, typer.Option("--round", help="1 | 2 | both")] = "both",
+    unit: Annotated[str, typer.Option("--unit", help="char | word | all (token units)")] = "all",
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default: up to 2 for large corpora).")
     ] = None,
@@ -217,9 +261,18 @@ def diversity(
     if rounds not in ROUNDS:
         raise DataError(f"--round {rounds!r}: use 1, 2 or both")
     corpus = load_corpus(data, extra=extra or [], benchmark=benchmark)
-    table = diversity_table(
-        corpus.answers(ROUNDS[rounds]), corpus.benchmark.language, groupings=(by,), workers=workers
-    )
+    units = None if unit == "all" else [unit]
+    try:
+        table = diversity_table(
+            corpus.answers(ROUNDS[rounds]),
+            corpus.benchmark.language,
+            groupings=(by,),
+            rounds=ROUNDS[rounds],
+            units=units,
+            workers=workers,
+        )
+    except ValueError as exc:  # e.g. a unit the benchmark's language does not use
+        raise DataError(str(exc)) from exc
     if fmt != "table":
         text = render(table, fmt, by)
         if out is None:
@@ -228,11 +281,10 @@ def diversity(
             out.write_text(text, encoding="utf-8")
             console.print(f"wrote the diversity table ({fmt}) to {out}")
         return
-    target = console if out is None else Console(file=io.StringIO(), width=200)
+    target = console if out is None else Console(file=io.StringIO(), width=120)
+    target.print(_title(table, by), highlight=False)
     for rich_table in _rich(table, by):
         target.print(rich_table)
-    for line in _verdict_lines(table, by):
-        target.print(line, highlight=False)
     if out is not None and isinstance(target.file, io.StringIO):
         out.write_text(target.file.getvalue(), encoding="utf-8")
         console.print(f"wrote the diversity table to {out}")

@@ -152,7 +152,6 @@ def generate_command(
         progress=progress,
         description=f"generate {name}",
     )
-    run_config = {"concurrency": concurrency, "rpm": rpm, "tpm": tpm}
     report = generate(
         job,
         open_store(store),
@@ -160,7 +159,6 @@ def generate_command(
         options=options,
         prices=table,
         out_dir=out,
-        run_config=run_config,
     )
     _print_report(report)
     if report.summary.failed or report.summary.aborted:

@@ -290,8 +290,8 @@ class DiversityRow:
 class DiversityTable:
     """Per-group values and per-system summaries of every diversity metric.
 
-    ``sample_sizes[(grouping, metric)]`` is the K of the equal-size metrics; ``timings`` the
-    seconds spent per stage (for benchmarks).
+    ``sample_sizes[(grouping, metric)]`` is the K of the equal-size metrics; ``timings`` and
+    ``cpu_timings`` the wall and CPU seconds of this process per stage (for benchmarks).
     """
 
     language: str
@@ -303,6 +303,7 @@ class DiversityTable:
     rows: tuple[DiversityRow, ...]
     sample_sizes: Mapping[tuple[str, str], int] = field(default_factory=dict)
     timings: Mapping[str, float] = field(default_factory=dict)
+    cpu_timings: Mapping[str, float] = field(default_factory=dict)
 
     def metric(self, metric_id: str) -> Metric:
         for m in self.metrics:
@@ -377,13 +378,17 @@ def _grouping(items: Sequence[AnswerLike], name: str) -> _Groups:
 
 
 class _Clock:
+    """Wall and CPU seconds (of this process) per stage."""
+
     def __init__(self) -> None:
         self.laps: dict[str, float] = {}
-        self._last = time.perf_counter()
+        self.cpu: dict[str, float] = {}
+        self._last = (time.perf_counter(), time.process_time())
 
     def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.laps[stage] = self.laps.get(stage, 0.0) + now - self._last
+        now = (time.perf_counter(), time.process_time())
+        self.laps[stage] = self.laps.get(stage, 0.0) + now[0] - self._last[0]
+        self.cpu[stage] = self.cpu.get(stage, 0.0) + now[1] - self._last[1]
         self._last = now
 
 
@@ -534,7 +539,7 @@ def diversity_table(
     clock.lap("summarise")
     return DiversityTable(
         language=language,
-        rounds=tuple(sorted(wanted)),
+        rounds=tuple(sorted({a.round for a in items})),
         metrics=metrics,
         systems=tuple(systems),
         groupings=tuple(g.name for g in groups),
@@ -542,4 +547,5 @@ def diversity_table(
         rows=tuple(rows),
         sample_sizes=sizes,
         timings=clock.laps,
+        cpu_timings=clock.cpu,
     )

@@ -226,13 +226,14 @@ def score_notes(report: Report) -> list[Note]:
     """The notes that depend on which sources exist (nothing is silently missing)."""
     notes = []
     if not report.judge_boards and not report.human_boards:
+        shown = "the automatic diversity leaderboard, " if report.diversity is not None else ""
         notes.append(
             Note(
                 "info",
-                "No judge scores or human ratings exist in the store yet, so this report shows the "
-                "automatic diversity leaderboard, the corpus overview, answer style and example "
-                "dialogues. Score the systems with an LLM judge, or collect human ratings, and "
-                "build the report again to add leaderboards with intervals and tests.",
+                "No judge scores or human ratings exist in the store yet, so this report shows "
+                f"{shown}the corpus overview, answer style and example dialogues. Score the "
+                "systems with an LLM judge, or collect human ratings, and build the report "
+                "again to add leaderboards with intervals and tests.",
                 (JUDGE_COMMAND, ANNOTATE_COMMAND, "chatanime report"),
             )
         )
