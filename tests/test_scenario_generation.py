@@ -35,7 +35,9 @@ from chatanime.scenario_checks import (
     shingles,
 )
 from chatanime.scenario_generation import (
+    RejectedAttempt,
     ScenarioJob,
+    ScenarioWriter,
     dry_run,
     generate_scenarios_async,
     resolve_target,
@@ -165,6 +167,8 @@ def verdict(event: str, line: str, rules: ScenarioRules = ZH_RULES) -> set[Scena
         ),
         (ZH_EVENT, "开场白：" + ZH_LINE, ZH_RULES, {P.META}),
         (ZH_EVENT, "作为AI，我觉得" + ZH_LINE, ZH_RULES, {P.META}),
+        (ZH_EVENT, "我是行政助手，" + ZH_LINE, ZH_RULES, set()),
+        (ZH_EVENT, "我是AI工程师，" + ZH_LINE, ZH_RULES, set()),
         (ZH_EVENT, "“" + ZH_LINE + "”", ZH_RULES, {P.META}),
         (EN_EVENT, "Opening line: " + EN_LINE, EN_RULES, {P.META}),
         (EN_EVENT, '{"question_r1": "' + EN_LINE + '"}', EN_RULES, {P.META}),
@@ -489,6 +493,19 @@ async def test_reask_quotes_the_problems_and_fills_the_cell(
     made = rows(store, calls)
     assert sorted({c.step for c in made}) == ["write#1", "write#2"] and len(made) == 16
     assert all("路飞" not in sc.question_r1 for sc in report.scenarios)
+
+
+def test_reask_prompt_carries_reasons_and_the_rejected_answer() -> None:
+    writer = ScenarioWriter(small_job("zh"))
+    cell = writer.job.grid.cells()[0]
+    first = writer.messages(cell)[0].content
+    rejected = writer.judge(
+        json.dumps({"daily_event": ZH_EVENT, "question_r1": "路飞，" + ZH_LINE}, ensure_ascii=False)
+    )
+    assert isinstance(rejected, RejectedAttempt)
+    again = writer.messages(cell, rejected)[0].content
+    assert "不合格" not in first and "学生" in first and "图书馆" in first
+    assert again.startswith(first) and "question_r1 names '路飞'" in again and ZH_LINE in again
 
 
 async def test_repeating_writer_is_deduplicated(store: Store, fake_server: FakeServer) -> None:

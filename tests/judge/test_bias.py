@@ -181,7 +181,7 @@ async def test_planted_length_bias_is_detected_through_the_fake_server(
     st.dispose()
     planted = by_judge["fake/judge-length"].length[OVERALL]
     plain = by_judge["fake/judge"].length[OVERALL]
-    assert planted.n == 2 * len(report.selection.dialogues) == 2 * 72
+    assert planted.n == 2 * len(report.selection.dialogues) == 2 * (72 - 3)  # rem 9: anchor
     assert planted.rho is not None and planted.rho > 0.6
     assert plain.rho is not None and abs(plain.rho) < 0.4
     assert by_judge["fake/judge"].unscored_share == 0.0

@@ -18,7 +18,7 @@ from chatanime.backends.retry import RetryPolicy
 from chatanime.benchmark import load_benchmark
 from chatanime.dialogue import Dialogue
 from chatanime.judge.job import JudgeJob, PointwiseUnit, run_spec
-from chatanime.judge.judgments import JudgeKey, JudgeRun, run_judge
+from chatanime.judge.judgments import JudgeRun, run_judge
 from chatanime.judge.pointwise import NO_REPLY, PointwiseMode
 from chatanime.judge.rubric import METRICS
 from chatanime.runner import RunOptions
@@ -71,10 +71,10 @@ async def judge_one(
     spec = run_spec(judge, BENCH)
     jid = judge.judgment_id(d)
     unit = PointwiseUnit(f"judge:{jid}", judge, d, BENCH.card(d.character))
-    key = JudgeKey(model, mode, judge.prompt.ref, judge.prompt.rubric.ref, BENCH.name)
     options = RunOptions(progress=False, retry=FAST, concurrency=1)
-    return await run_judge(store, spec, key, [unit], [jid], models=models, options=options,
-                           prices=None)  # fmt: skip
+    return await run_judge(
+        store, spec, model, [unit], [jid], models=models, options=options, prices=None
+    )
 
 
 def rows(store: Store) -> tuple[list[Any], list[Any]]:

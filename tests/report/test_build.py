@@ -168,7 +168,7 @@ def test_human_ratings_become_their_own_source(small_corpus: Corpus, empty_store
     dialogues = list(
         small_corpus.filter(systems=list(systems), characters=["luffy", "naruto"]).dialogues
     )
-    make_study(empty_store, dialogues=dialogues, scenarios=(1, 8), systems=systems)
+    make_study(empty_store, dialogues=dialogues, scenarios=(1, 8, 16), systems=systems)
     planted = {"human": 5, "gpt-4.1": 3, "deepseek-v3": 2}
     query = select(
         assignments.c.annotator_id, assignments.c.position, items.c.id, items.c.kind, items.c.system
@@ -186,7 +186,7 @@ def test_human_ratings_become_their_own_source(small_corpus: Corpus, empty_store
     for system, value in planted.items():
         cell = board.cell(system, "overall")
         assert cell is not None and cell.estimate.mean == value
-        assert cell.estimate.n == 4  # 2 characters x 2 scenarios, annotators averaged
+        assert cell.estimate.n == 6  # 2 characters x 3 scenarios, annotators averaged
     assert not any("uncalibrated" in n.text for n in report.notes)
     assert [s.study_name for s in report.studies] == ["pilot"]
 

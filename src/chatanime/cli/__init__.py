@@ -22,6 +22,7 @@ AREAS = (
     "fake",
     "generate",
     "annotate",
+    "scenarios",
 )
 
 app = typer.Typer(

@@ -26,7 +26,7 @@ from chatanime.corpus import Corpus
 from chatanime.dialogue import Dialogue
 from chatanime.errors import DataError
 from chatanime.generation import load_dialogues
-from chatanime.judge.judgments import JudgeKey, JudgeRun, ModelFactory, run_judge, unit_ids
+from chatanime.judge.judgments import JudgeRun, ModelFactory, run_judge, unit_ids
 from chatanime.judge.pointwise import (
     PointwiseJudge,
     PointwiseMode,
@@ -213,7 +213,6 @@ async def judge_async(
     for model in job.judges:
         judge = job.judge(model, prompt)
         spec = run_spec(judge, job.benchmark, config)
-        key = JudgeKey(model, judge.mode, prompt.ref, prompt.rubric.ref, job.benchmark.name)
         ids = [judge.judgment_id(d) for d in selection.dialogues]
         by_id = unit_ids(store, spec.id, ids)
         units = [
@@ -223,7 +222,7 @@ async def judge_async(
         run = await run_judge(
             store,
             spec,
-            key,
+            model,
             units,
             ids,
             models=models,

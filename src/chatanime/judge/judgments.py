@@ -104,42 +104,29 @@ def judgment_persister(run_id: str) -> Persist:
     return persist
 
 
-@dataclass(frozen=True)
-class JudgeKey:
-    """What makes judgments comparable: judge, mode, prompt, rubric, benchmark."""
+def check_other_runs(store: Store, spec: RunSpec, judgment_ids: Sequence[str]) -> None:
+    """Refuse to mix in judgments that another run of other settings already stored.
 
-    judge_model: str
-    mode: str
-    prompt_ref: str
-    rubric_ref: str
-    benchmark: str
-
-
-def check_other_runs(store: Store, spec: RunSpec, key: JudgeKey) -> None:
-    """Refuse to mix a judge's judgments from runs with different parameters.
-
-    Judgment ids do not include sampling parameters, so a second run of the same judge,
-    prompt and rubric with another temperature would silently keep the first run's rows.
+    Judgment ids do not include sampling parameters, so a run of the same judge, prompt
+    and rubric with another temperature would otherwise silently keep the first run's
+    rows for the items they share.
     """
-    query = (
-        select(judgments.c.run_id, func.count())
-        .where(
-            judgments.c.judge_model == key.judge_model,
-            judgments.c.mode == key.mode,
-            judgments.c.prompt_ref == key.prompt_ref,
-            judgments.c.rubric_ref == key.rubric_ref,
-            judgments.c.benchmark == key.benchmark,
-            judgments.c.run_id != spec.id,
-        )
-        .group_by(judgments.c.run_id)
-    )
+    found: dict[str, int] = {}
     with store.engine.connect() as conn:
-        other = conn.execute(query).first()
-    if other is not None:
+        for chunk in _chunks(list(judgment_ids)):
+            query = (
+                select(judgments.c.run_id, func.count())
+                .where(judgments.c.id.in_(list(chunk)), judgments.c.run_id != spec.id)
+                .group_by(judgments.c.run_id)
+            )
+            for run_id, n in conn.execute(query):
+                found[run_id] = found.get(run_id, 0) + int(n)
+    if found:
+        run_id, n = next(iter(found.items()))
         raise DataError(
-            f"{key.judge_model} already has {other[1]} {key.mode} judgments on "
-            f"{key.benchmark!r} with this prompt and rubric from another run ({other[0]}) "
-            "with different sampling parameters; use that run's parameters"
+            f"{n} of these judgments already exist from another run ({run_id}) of the same "
+            "judge, prompt and rubric with different sampling parameters; rerun with that "
+            "run's parameters"
         )
 
 
@@ -185,7 +172,7 @@ class JudgeRun:
 async def run_judge(
     store: Store,
     spec: RunSpec,
-    key: JudgeKey,
+    judge_model: str,
     units: Sequence[Any],
     judgment_ids: Sequence[str],
     *,
@@ -194,8 +181,8 @@ async def run_judge(
     prices: PriceTable | None,
 ) -> JudgeRun:
     """Run one judge's units (shared by the pointwise and diversity jobs)."""
-    check_other_runs(store, spec, key)
-    built = {key.judge_model: models(key.judge_model)}  # a missing key stops us before any call
+    check_other_runs(store, spec, judgment_ids)
+    built = {judge_model: models(judge_model)}  # a missing key stops us before any call
 
     def model(name: str) -> ChatModel:
         if name not in built:
@@ -207,9 +194,9 @@ async def run_judge(
         spec,
         units,
         models=model,
-        options=replace(options, description=f"judge {key.judge_model}"),
+        options=replace(options, description=f"judge {judge_model}"),
         prices=prices,
         persist=judgment_persister(spec.id),
     )
     repaired = sum(bool(r.get("repaired")) for r in summary.results.values())
-    return JudgeRun(key.judge_model, summary, status_counts(store, judgment_ids), repaired)
+    return JudgeRun(judge_model, summary, status_counts(store, judgment_ids), repaired)

@@ -26,7 +26,7 @@ from chatanime.benchmark import Benchmark
 from chatanime.characters import CardText
 from chatanime.corpus import Corpus
 from chatanime.dialogue import Dialogue
-from chatanime.judge.judgments import JudgeKey, JudgeRun, ModelFactory, run_judge, unit_ids
+from chatanime.judge.judgments import JudgeRun, ModelFactory, run_judge, unit_ids
 from chatanime.judge.parse import diversity_parser
 from chatanime.judge.pointwise import JudgmentOutcome, Request, ask_valid
 from chatanime.judge.prompt import ANSWERS_TAG, REPAIR_PROMPT, data_block
@@ -100,9 +100,6 @@ class DiversityJudge:
     @property
     def rubric(self) -> Rubric:
         return load_rubric(self.language)
-
-    def key(self) -> JudgeKey:
-        return JudgeKey(self.model, MODE, self.template.ref, self.rubric.ref, self.benchmark)
 
     def judgment_id(self, system: str, character: str, sample: Sequence[SampledAnswer]) -> str:
         items = [[a.scenario, a.round] for a in sample]
@@ -242,7 +239,7 @@ async def judge_diversity_async(
         run = await run_judge(
             store,
             spec,
-            judge.key(),
+            judge.model,
             units,
             ids,
             models=models,
