@@ -9,30 +9,35 @@ faults and prints that every unit finished and how many retries that took.
 
     .venv/bin/python bench/bench_runner.py [--latency-ms 200] [--concurrency 64] [--baseline]
 
-``--baseline`` also times the same number of calls made straight through the HTTP
-adapter with a semaphore (no runner, no store): on a small or busy machine the
-client HTTP stack, not the runner, is what limits throughput, and this tells them apart.
+``--baseline`` also times (a) the same number of calls made straight through the
+HTTP adapter with a semaphore (no runner, no store) and (b) the full generation
+against in-process fake models (the runner with no HTTP at all). On a small or busy
+machine the client HTTP stack, not the runner, limits throughput; these tell them apart.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from chatanime.backends.base import ChatMessage, GenerationParams
+from chatanime.backends.base import ChatMessage, ChatResponse, GenerationParams
+from chatanime.backends.fake_behaviours import FakeRequest, find_behaviour
 from chatanime.backends.registry import get_model
 from chatanime.backends.retry import RetryPolicy
 from chatanime.benchmark import load_benchmark
 from chatanime.generation import GenerationJob, GenerationReport, generate
+from chatanime.pricing import estimate_tokens
 from chatanime.runner import RunOptions
 from chatanime.store import open_store
 
@@ -67,6 +72,15 @@ def start_server(latency_ms: float, fault_rate: float) -> tuple[subprocess.Popen
     raise SystemExit("the fake server did not start")
 
 
+def stop_server(server: subprocess.Popen[bytes]) -> float:
+    """Stop the server; returns the CPU seconds it used (user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server.terminate()
+    server.wait()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def stats(base_url: str) -> dict[str, Any]:
     return dict(httpx.get(base_url.removesuffix("/v1") + "/_fake/stats", timeout=5).json())
 
@@ -99,8 +113,7 @@ def run(
             report_server = stats(url)
             store.dispose()
     finally:
-        server.terminate()
-        server.wait()
+        server_cpu = stop_server(server)
     s = report.summary
     ideal = s.calls * latency_ms / 1000 / concurrency
     ratio = ideal / s.elapsed_s
@@ -113,9 +126,65 @@ def run(
     print(
         f"[{name}] elapsed {s.elapsed_s:.2f} s, ideal {ideal:.2f} s "
         f"(= {s.calls} x {latency_ms:g} ms / {concurrency}); "
-        f"achieved/ideal throughput = {ratio:.3f}; client CPU {1000 * cpu / s.calls:.2f} ms/call"
+        f"achieved/ideal throughput = {ratio:.3f}; CPU per call: client "
+        f"{1000 * cpu / s.calls:.2f} ms, fake server {1000 * server_cpu / s.calls:.2f} ms"
     )
     return report, ratio
+
+
+class InProcessFake:
+    """The fake server's behaviours without HTTP: ``latency`` of sleep, then the answer.
+    Measures the runner alone (protocol, store, bookkeeping), with no client stack."""
+
+    def __init__(self, name: str, latency_s: float) -> None:
+        self._name = name
+        self._latency_s = latency_s
+        self._behaviour = find_behaviour(name)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def chat(self, messages: Sequence[ChatMessage], params: GenerationParams) -> ChatResponse:
+        await asyncio.sleep(self._latency_s)
+        assert self._behaviour is not None
+        text = self._behaviour(FakeRequest(self._name, tuple(messages)))
+        tokens = sum(estimate_tokens(m.content) for m in messages)
+        return ChatResponse(
+            text=text,
+            model=self._name,
+            input_tokens=tokens,
+            output_tokens=estimate_tokens(text),
+            latency_s=self._latency_s,
+        )
+
+
+def run_in_process(latency_ms: float, concurrency: int) -> float:
+    """The full generation against :class:`InProcessFake` models; returns the ratio."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(str(Path(tmp) / "bench.db"))
+        job = GenerationJob(
+            name="in-process",
+            actor="fake/actor",
+            user_sim="fake/user-sim",
+            benchmark=load_benchmark("chatanime"),
+        )
+        cpu = time.process_time()
+        report = generate(
+            job,
+            store,
+            models=lambda n: InProcessFake(n, latency_ms / 1000),
+            options=RunOptions(concurrency=concurrency, progress=False),
+        )
+        cpu = time.process_time() - cpu
+        store.dispose()
+    s = report.summary
+    ratio = s.calls * latency_ms / 1000 / concurrency / s.elapsed_s
+    print(
+        f"[runner without HTTP] {s.done} dialogues, {s.calls} calls in {s.elapsed_s:.2f} s: "
+        f"achieved/ideal = {ratio:.3f}; CPU per call {1000 * cpu / s.calls:.2f} ms"
+    )
+    return ratio
 
 
 async def _bare_calls(url: str, calls: int, concurrency: int) -> float:
@@ -140,13 +209,18 @@ def baseline(latency_ms: float, concurrency: int, calls: int) -> float:
     """The same number of calls straight through the HTTP adapter (no runner, no store):
     what this machine and client stack allow, to tell runner overhead from the rest."""
     server, url = start_server(latency_ms, 0.0)
+    cpu = time.process_time()
     try:
         elapsed = asyncio.run(_bare_calls(url, calls, concurrency))
     finally:
-        server.terminate()
-        server.wait()
+        server_cpu = stop_server(server)
+    cpu = time.process_time() - cpu
     ratio = calls * latency_ms / 1000 / concurrency / elapsed
-    print(f"[bare adapter] {calls} calls in {elapsed:.2f} s: achieved/ideal = {ratio:.3f}")
+    print(
+        f"[bare adapter] {calls} calls in {elapsed:.2f} s: achieved/ideal = {ratio:.3f}; "
+        f"CPU per call: client {1000 * cpu / calls:.2f} ms, "
+        f"fake server {1000 * server_cpu / calls:.2f} ms"
+    )
     return ratio
 
 
@@ -164,6 +238,7 @@ def main() -> None:
     if args.baseline:
         bare = baseline(args.latency_ms, args.concurrency, clean.summary.calls)
         print(f"runner / bare adapter = {ratio / bare:.3f}")
+        run_in_process(args.latency_ms, args.concurrency)
     faulty, _ = run("faults", args.latency_ms, args.concurrency, args.fault_rate)
     s = faulty.summary
     every = s.done == faulty.selected and s.failed == 0

@@ -298,6 +298,7 @@ def test_cli_dry_run_names_unpriced_models() -> None:
     result = CliRunner().invoke(cli(), args)
     assert result.exit_code == 0, result.output
     assert "10 dialogues" in result.output and "no price" in result.output
+    assert load_prompt("roleplay", "zh").ref in result.output
     assert "openai/some-new-model has no price" in result.output
 
 

@@ -178,3 +178,15 @@ def test_prompt_with_a_missing_variable_is_an_error() -> None:
     prompt = load_prompt("user-sim", "zh")
     with pytest.raises(DataError, match="missing variables"):
         prompt.render(character="路飞")
+
+
+def test_a_retry_names_what_was_wrong() -> None:
+    bench = load_benchmark("chatanime")
+    sim = UserSimulator("fake/user-sim", "zh")
+    first = sim.messages(LUFFY, bench.scenario(1), "别担心啦！")[0].content
+    retry = sim.messages(LUFFY, bench.scenario(1), "别担心啦！", [UserTurnProblem.AS_CHARACTER])[
+        0
+    ].content
+    assert "不合格" not in first
+    assert retry.startswith(first) and "不合格" in retry and "不要以蒙奇·D·路飞的身份" in retry
+    assert "问号结尾" not in retry.removeprefix(first)  # only the named problem

@@ -330,6 +330,8 @@ class DryRunPlan:
     units: int
     estimates: tuple[tuple[str, CostEstimate], ...]
     """(role, estimate) per role: actor round 1, user simulator, actor round 2."""
+    prompts: tuple[str, ...] = ()
+    """References of the prompts the calls would use."""
 
     @property
     def total_usd(self) -> float | None:
@@ -365,7 +367,8 @@ def dry_run(job: GenerationJob, prices: PriceTable) -> DryRunPlan:
         ("user simulator", prices.estimate(job.user_sim, sim, out_turn)),
         ("actor (round 2)", prices.estimate(job.actor, r2, out_answer)),
     )
-    return DryRunPlan(run_spec(job).id, len(r1), estimates)
+    refs = (protocol.prompt.ref, protocol.simulator.prompt.ref)
+    return DryRunPlan(run_spec(job).id, len(r1), estimates, refs)
 
 
 def _joined(messages: Sequence[Any]) -> str:

@@ -15,6 +15,7 @@ import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, select
@@ -34,17 +35,30 @@ def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _dialect_insert(conn: Connection, table: Table, row: Mapping[str, Any]) -> Any:
-    """The dialect's INSERT that supports ON CONFLICT (SQLite, PostgreSQL), else ``None``."""
-    if conn.dialect.name == "sqlite":
+@lru_cache(maxsize=64)
+def _conflict_insert(
+    dialect: str, table: Table, keys: tuple[str, ...], update: tuple[str, ...] | None
+) -> Any:
+    """A reusable ``INSERT ... ON CONFLICT`` for SQLite / PostgreSQL, else ``None``.
+
+    Built once and executed with parameters: constructing and caching a new statement
+    per row costs more than the insert itself when thousands of calls are recorded.
+    """
+    stmt: Any
+    if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(table).values(dict(row))
-    if conn.dialect.name == "postgresql":
+        stmt = sqlite_insert(table)
+    elif dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).values(dict(row))
-    return None
+        stmt = pg_insert(table)
+    else:
+        return None
+    if update is None:
+        return stmt.on_conflict_do_nothing(index_elements=list(keys))
+    set_ = {column: stmt.excluded[column] for column in update}
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=set_)
 
 
 def insert_or_ignore(
@@ -55,12 +69,12 @@ def insert_or_ignore(
     Returns whether a row was inserted. This is what makes "store it again after a
     crash" harmless instead of a duplicate.
     """
-    stmt = _dialect_insert(conn, table, row)
+    stmt = _conflict_insert(conn.dialect.name, table, tuple(keys), None)
     if stmt is not None:
-        return bool(conn.execute(stmt.on_conflict_do_nothing(index_elements=list(keys))).rowcount)
+        return bool(conn.execute(stmt, dict(row)).rowcount)
     try:
         with conn.begin_nested():
-            conn.execute(table.insert().values(dict(row)))
+            conn.execute(table.insert(), dict(row))
     except IntegrityError:
         return False
     return True
@@ -74,15 +88,14 @@ def upsert(
     keep: Sequence[str] = (),
 ) -> None:
     """Insert, or update every column except ``keys`` and ``keep`` of the existing row."""
-    changes = {k: v for k, v in row.items() if k not in keys and k not in keep}
-    stmt = _dialect_insert(conn, table, row)
+    changes = tuple(k for k in row if k not in keys and k not in keep)
+    stmt = _conflict_insert(conn.dialect.name, table, tuple(keys), changes)
     if stmt is not None:
-        set_ = {k: stmt.excluded[k] for k in changes}
-        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=set_))
+        conn.execute(stmt, dict(row))
         return
     if not insert_or_ignore(conn, table, row, keys):
         where = [table.c[k] == row[k] for k in keys]
-        conn.execute(table.update().where(*where).values(changes))
+        conn.execute(table.update().where(*where).values({k: row[k] for k in changes}))
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -258,9 +258,17 @@ class UserSimulator:
         return self.rules or UserTurnRules.for_language(self.language)
 
     def messages(
-        self, character: Character, scenario: Scenario, answer_r1: str
+        self,
+        character: Character,
+        scenario: Scenario,
+        answer_r1: str,
+        problems: Sequence[UserTurnProblem] = (),
     ) -> list[ChatMessage]:
-        """The simulator's request: one user message holding situation and round 1."""
+        """The simulator's request: one user message holding situation and round 1.
+
+        ``problems`` of a rejected attempt are named in the retry's prompt, so a retry
+        differs from the attempt it replaces even at temperature 0.
+        """
         card = character.card(self.language)
         lo, hi = self.length_target or LENGTH_TARGETS.get(self.language, LENGTH_TARGETS["zh"])
         text = self.prompt.render(
@@ -274,6 +282,7 @@ class UserSimulator:
             answer_r1=answer_r1,
             length_min=lo,
             length_max=hi,
+            problems=[str(p) for p in problems],
         )
         return [ChatMessage(role="user", content=text)]
 
@@ -291,11 +300,12 @@ class UserSimulator:
         Each attempt is its own step (``usersim#1``, ``usersim#2``...), so a rerun
         replays the stored attempts instead of paying for them again.
         """
-        messages = self.messages(character, scenario, answer_r1)
         names = character_names(character)
         rules = self.effective_rules()
         verdicts: list[UserTurnVerdict] = []
         for attempt in range(1, self.attempts + 1):
+            previous = verdicts[-1].problems if verdicts else ()
+            messages = self.messages(character, scenario, answer_r1, previous)
             response = await ctx.call(
                 step=f"usersim#{attempt}",
                 role="user-sim",

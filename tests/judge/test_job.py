@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -236,3 +242,75 @@ def test_dry_run_estimates_without_calling(corpus: Corpus, fake_server: FakeServ
     assert estimate.calls == 20 and estimate.input_tokens > 20 * 2000
     assert estimate.usd is not None and estimate.usd > 0
     assert requests(fake_server) == 0
+
+
+KILL_SCRIPT = """
+import sys
+from pathlib import Path
+from chatanime.backends.registry import get_model
+from chatanime.corpus import load_corpus
+from chatanime.judge.job import JudgeJob, judge
+from chatanime.runner import RunOptions
+from chatanime.store import open_store
+
+url, db, data = sys.argv[1:4]
+corpus = load_corpus(Path(data), download=False)
+job = JudgeJob(judges=("fake/judge",), benchmark=corpus.benchmark, systems=("human", "gpt-4.1"),
+               characters=("naruto",), scenarios=tuple(range(2, 22)))
+report = judge(job, corpus, open_store(db), models=lambda n: get_model(n, base_url=url),
+               options=RunOptions(concurrency=4, progress=False))
+print("done", report.runs[0].counts.scored)
+"""
+
+
+def _count_rows(db: Path, table: str) -> int:
+    """Rows read with plain sqlite3 (open_store would migrate, racing the judging process)."""
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise
+    finally:
+        conn.close()
+
+
+def _idle(server: FakeServer) -> dict[str, Any]:
+    for _ in range(500):
+        stats = server.stats()
+        if stats["in_flight"] == 0:
+            return stats
+        time.sleep(0.02)
+    raise AssertionError("the fake server never went idle")
+
+
+def test_kill_minus_9_then_rerun_repeats_and_duplicates_nothing(
+    tmp_path: Path, release_dir: Path, fake_server_factory: Callable[..., FakeServer]
+) -> None:
+    script, db = tmp_path / "judge.py", tmp_path / "kill.db"
+    script.write_text(KILL_SCRIPT, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    srv = fake_server_factory(latency_ms=100)
+    args = [sys.executable, str(script), srv.base_url, str(db), str(release_dir)]
+    proc = subprocess.Popen(args, env=env)
+    try:
+        while _count_rows(db, "judgments") < 5:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    at_kill = _idle(srv)
+    stored_calls, stored = _count_rows(db, "calls"), _count_rows(db, "judgments")
+    assert 5 <= stored < 40
+    assert at_kill["requests"] - stored_calls <= 4  # at most one lost call per worker
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    after = _idle(srv)
+    assert "done 40" in done.stdout
+    assert after["requests"] - at_kill["requests"] == 40 - stored_calls
+    assert _count_rows(db, "judgments") == 40 and _count_rows(db, "scores") == 40 * 18

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import chatanime.backends.fake_judges  # noqa: F401  (registers the fake judges)
 from chatanime.backends.base import GenerationParams
+from chatanime.backends.fake_behaviours import FakeRequest, register_behaviour
+from chatanime.backends.fake_judges import judge_view, plausible_diversity, plausible_scores, reply
 from chatanime.backends.fake_server import FakeServer
 from chatanime.backends.registry import get_model
 from chatanime.backends.retry import RetryPolicy
@@ -136,19 +137,41 @@ async def test_invalid_replies_are_re_asked_then_stored_unscored(
     assert repair.prompt_ref == row.prompt_ref
 
 
+def repair_aware(request: FakeRequest) -> str:
+    """Invalid until it is sent its own bad reply back with the validation error."""
+    view = judge_view(request)
+    assert view is not None
+    data = reply(view, plausible_scores, plausible_diversity)
+    repaired = [m.role for m in request.messages] == ["user", "assistant", "user"] and (
+        "rounds.2.fluency" in request.last_user and "(got 9)" in request.last_user
+    )
+    if not repaired:
+        data["rounds"]["2"]["fluency"] = 9
+    return json.dumps(data)
+
+
 async def test_repair_request_quotes_the_error_and_a_fixed_reply_is_scored(
     store: Store, fake_server: FakeServer
 ) -> None:
-    bad = {"rationale": "x", "rounds": {"1": dict.fromkeys(METRICS, 4), "2": {"fluency": 9}}}
-    fake_server.script("fake/judge", [{"text": json.dumps(bad)}])
-    run = await judge_one(store, "fake/judge")
+    register_behaviour("judge-test-repair", repair_aware, replace=True)
+    run = await judge_one(store, "fake/judge-test-repair")
     (row,), score_rows = rows(store)
     assert row.status == "scored" and len(score_rows) == 18
-    assert run.repaired == 1 and ok_count(fake_server, "fake/judge") == 2
-    # the unit's second call sent the bad reply back with the validation error
+    assert run.repaired == 1 and ok_count(fake_server, "fake/judge-test-repair") == 2
     with store.engine.connect() as conn:
-        result = conn.execute(select(calls.c.response_text).where(calls.c.step == "all:try0"))
-    assert json.loads(result.scalar_one()) == bad
+        first = conn.execute(select(calls.c.response_text).where(calls.c.step == "all:try0"))
+        assert json.loads(first.scalar_one())["rounds"]["2"]["fluency"] == 9
+
+
+async def test_scripted_invalid_first_reply_is_repaired(
+    store: Store, fake_server: FakeServer
+) -> None:
+    bad = {"rationale": "x", "rounds": {"1": dict.fromkeys(METRICS, 4)}}
+    fake_server.script("fake/judge", [{"text": "前言 " + json.dumps(bad)}])
+    run = await judge_one(store, "fake/judge")
+    (row,), _ = rows(store)
+    assert row.status == "scored" and run.repaired == 1
+    assert ok_count(fake_server, "fake/judge") == 2
 
 
 async def test_zero_repairs_stores_the_first_invalid_reply(

@@ -125,3 +125,48 @@ def insert_pairwise(
         conn.execute(insert(t.judgments), judgments)
         conn.execute(insert(t.scores), scores)
     return len(judgments)
+
+
+def insert_judged_diversity(
+    store: Store,
+    corpus: Corpus,
+    judge: str,
+    scores: Mapping[str, float],
+    *,
+    unscored: Sequence[tuple[str, str]] = (),
+    benchmark: str = "chatanime",
+) -> int:
+    """One diversity judgment per (system, character) of ``corpus`` with ``scores[system]``."""
+    pairs = sorted({(d.system, d.character) for d in corpus.dialogues})
+    judgments, rows = [], []
+    for system, character in pairs:
+        jid = _jid("div", judge, system, character)
+        status = "unscored" if (system, character) in set(unscored) else "scored"
+        judgments.append(
+            dict(
+                id=jid,
+                run_id=f"run-div-{judge}",
+                mode="diversity",
+                judge_model=judge,
+                prompt_ref="p",
+                rubric_ref="r",
+                benchmark=benchmark,
+                system=system,
+                opponent=None,
+                order=None,
+                character=character,
+                scenario=0,
+                status=status,
+                rationale=None,
+                raw_text="{}",
+                error=None,
+                created_at=NOW,
+            )
+        )
+        if status == "scored":
+            rows.append(dict(judgment_id=jid, round=0, metric="diversity", value=scores[system]))
+    with store.engine.begin() as conn:
+        _run(conn, f"run-div-{judge}", "judge")
+        conn.execute(insert(t.judgments), judgments)
+        conn.execute(insert(t.scores), rows)
+    return len(judgments)

@@ -15,7 +15,7 @@ from chatanime.report.build import build_report
 from chatanime.report.scores import METRICS
 from chatanime.store import Store
 from chatanime.store import schema as t
-from tests.report.conftest import CHARACTERS, SCENARIOS, UNSCORED
+from tests.report.conftest import CHARACTERS, JUDGED_DIVERSITY, SCENARIOS, UNSCORED
 
 
 def raw_scores(store: Store) -> pd.DataFrame:
@@ -207,3 +207,23 @@ def test_systems_only_in_scores_get_a_colour_slot(small_corpus: Corpus, empty_st
     assert report.systems[-1] == "new-model"
     assert report.boards[0].board.systems == ["new-model"]
     assert not math.isnan(float(np.mean([c.estimate.mean for c in report.boards[0].board.cells])))
+
+
+def test_bias_checks_find_the_planted_length_bias(judged: build.Report) -> None:
+    assert judged.bias is not None
+    by_judge = {jb.judge: jb for jb in judged.bias.judges}
+    a, b = by_judge["fake/judge-a"], by_judge["fake/judge-b"]
+    rho_a, rho_b = a.length["overall"].rho, b.length["overall"].rho
+    assert rho_a is not None and rho_b is not None
+    assert rho_a > 0.2 and abs(rho_b) < 0.1
+    assert a.unscored == len(UNSCORED) and b.unscored == 0
+
+
+def test_judged_diversity_is_its_own_source(judged: build.Report) -> None:
+    (d,) = judged.judged_diversity
+    assert d.source == "judge:fake/judge-a:diversity"
+    human, qwen = d.estimates["human"], d.estimates["qwen-max"]
+    assert human.mean == JUDGED_DIVERSITY["human"] and human.n_missing == 1
+    assert human.n == len(CHARACTERS) - 1
+    assert qwen.mean == JUDGED_DIVERSITY["qwen-max"] and d.systems[0] == "human"
+    assert d.ranks["human"].rank == 1 and d.ranks["qwen-max"].order == len(d.estimates)

@@ -1,14 +1,15 @@
 """Human evaluation: studies, the annotators' web app, rating export and agreement analysis.
 
-Importing this package registers the ``0100_annotate`` migration step, so any store opened
-afterwards (or passed through :func:`ensure_schema`) has the annotation tables.
+Importing this package registers the ``0100_annotate`` and ``0110_collect`` migration steps,
+so any store opened afterwards (or passed through :func:`ensure_schema`) has the annotation
+and collection tables.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from chatanime.annotate import tables
+from chatanime.annotate import collect_tables, tables
 from chatanime.store import Store
 from chatanime.store.migrations import apply_migrations
 
@@ -20,4 +21,4 @@ def ensure_schema(store: Store | Engine) -> None:
         apply_migrations(conn)
 
 
-__all__ = ["ensure_schema", "tables"]
+__all__ = ["collect_tables", "ensure_schema", "tables"]

@@ -3,6 +3,7 @@
 Authentication is separate from the annotators': either ``Authorization: Bearer <token>``
 (scripts) or a login form that sets an HMAC-signed cookie scoped to ``/admin`` (browsers).
 A token grants its own study only. Tokens are compared by hash; the cookie holds no secret.
+The same login form accepts a collection study's token (see ``collect_admin``).
 """
 
 from __future__ import annotations
@@ -94,9 +95,15 @@ async def login(request: Request) -> Response:
     )
     if not ok:
         raise HTTPException(403)
-    study = await run_in_threadpool(_study_by_token, request, str(form.get("token", "")))
+    token = str(form.get("token", ""))
+    study = await run_in_threadpool(_study_by_token, request, token)
     if study is None:
-        raise HTTPException(403)
+        from chatanime.annotate import collect_admin  # one login form for both kinds of study
+
+        collection = await run_in_threadpool(collect_admin.study_by_token, request, token)
+        if collection is None:
+            raise HTTPException(403)
+        return collect_admin.login_response(request, collection)
     response = RedirectResponse(f"/admin/studies/{study.id}", status_code=303)
     response.set_cookie(
         ADMIN_COOKIE,

@@ -1,7 +1,10 @@
 """The annotation web app: a FastAPI factory and a ``serve`` entry point.
 
-Server-rendered pages (Jinja2, autoescaped: dialogue text is data, never markup) and a few
-lines of vanilla JavaScript for keyboard shortcuts; no build step. Every response carries a
+One app serves both kinds of study in the store: rating studies (annotators at ``/a/...``)
+and collection studies (respondents writing as their character at ``/r/...``, with the
+user simulator run by a background worker). Server-rendered pages (Jinja2, autoescaped:
+dialogue text is data, never markup) and a few lines of vanilla JavaScript (keyboard
+shortcuts; a length counter, drafts and a status poll); no build step. Every response carries a
 strict Content-Security-Policy (scripts and styles only from /static), so even a template bug
 that let markup through could not run an injected script. Pages are never cached and send
 no Referer, because their URLs carry the annotator's secret.
@@ -10,7 +13,8 @@ no Referer, because their URLs carry the annotator's secret.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,17 +24,20 @@ import jinja2
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatanime.annotate import ensure_schema
+from chatanime.annotate.collect_sim import LEASE_S, ModelFactory, SimWorker
 from chatanime.annotate.security import install_log_redaction, uvicorn_log_config
 from chatanime.annotate.wording import ui_text
+from chatanime.backends.base import ChatModel
 from chatanime.store import Store, open_store
 
 PACKAGE_DIR = Path(str(resources.files("chatanime.annotate")))
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
@@ -108,20 +115,58 @@ def _add_error_pages(app: FastAPI) -> None:
         return response
 
 
-def create_app(store: Store, *, secure_cookies: bool = False, language: str = "zh") -> FastAPI:
-    """The app for every study in ``store``. ``secure_cookies`` when served over HTTPS."""
-    from chatanime.annotate import admin, pages
+def _model_factory(base_url: str | None) -> ModelFactory:
+    def make(name: str) -> ChatModel:
+        from chatanime.backends.registry import get_model
+
+        return get_model(name, base_url=base_url)
+
+    return make
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await run_in_threadpool(app.state.sim_worker.stop)
+
+
+def create_app(
+    store: Store,
+    *,
+    secure_cookies: bool = False,
+    language: str = "zh",
+    models: ModelFactory | None = None,
+    sim_base_url: str | None = None,
+    sim_lease_s: float = LEASE_S,
+) -> FastAPI:
+    """The app for every study in ``store``. ``secure_cookies`` when served over HTTPS.
+
+    ``models`` builds the user simulator's model from its name (default:
+    ``registry.get_model`` with ``sim_base_url``, keys from the environment).
+    """
+    from chatanime.annotate import admin, collect_admin, collect_pages, pages
 
     ensure_schema(store)
     install_log_redaction()
-    app = FastAPI(title="chatanime annotate", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="chatanime annotate",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=_lifespan,
+    )
     app.state.settings = AppSettings(
         store, template_env(), secure_cookies, secrets.token_hex(32), language
+    )
+    app.state.sim_worker = SimWorker(
+        store.engine, models or _model_factory(sim_base_url), lease_s=sim_lease_s
     )
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     _add_security_headers(app)
     _add_error_pages(app)
     app.include_router(pages.router)
+    app.include_router(collect_pages.router)
+    app.include_router(collect_admin.router)
     app.include_router(admin.router)
     return app
 
@@ -133,12 +178,20 @@ def serve(
     port: int = 8000,
     secure_cookies: bool = False,
     language: str = "zh",
+    sim_base_url: str | None = None,
+    sim_lease_s: float = LEASE_S,
 ) -> None:
     """Run the app with uvicorn (one process; the database serialises writers)."""
     import uvicorn
 
     store = open_store(store_url)
-    app = create_app(store, secure_cookies=secure_cookies, language=language)
+    app = create_app(
+        store,
+        secure_cookies=secure_cookies,
+        language=language,
+        sim_base_url=sim_base_url,
+        sim_lease_s=sim_lease_s,
+    )
     uvicorn.run(
         app,
         host=host,

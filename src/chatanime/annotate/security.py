@@ -21,8 +21,9 @@ from typing import Any
 TOKEN_BYTES = 24
 ID_BYTES = 9
 
-# Invite links look like /a/<token>...; admin tokens travel as "Bearer <token>" or in forms.
-_PATH_TOKEN = re.compile(r"(/a/)[A-Za-z0-9_\-]{16,}")
+# Invite links look like /a/<token>... (annotators) or /r/<token>... (respondents); admin
+# tokens travel as "Bearer <token>" or in forms.
+_PATH_TOKEN = re.compile(r"(/[ar]/)[A-Za-z0-9_\-]{16,}")
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9_\-\.]+", re.IGNORECASE)
 _FIELD = re.compile(r"((?:token|secret|csrf)=)[A-Za-z0-9_\-\.%]+", re.IGNORECASE)
 REDACTED = "[redacted]"

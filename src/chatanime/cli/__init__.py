@@ -23,6 +23,7 @@ AREAS = (
     "generate",
     "annotate",
     "scenarios",
+    "judge",
 )
 
 app = typer.Typer(

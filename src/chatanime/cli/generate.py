@@ -48,7 +48,7 @@ def parse_ids(text: str) -> tuple[int, ...]:
 
 def _print_plan(plan: DryRunPlan) -> None:
     table = Table(title=f"dry run: {plan.units} dialogues (run {plan.run_id})")
-    for col in ("role", "model", "calls", "input tokens (est.)", "output tokens (est.)", "USD"):
+    for col in ("role", "model", "calls", "in tokens*", "out tokens*", "USD*"):
         table.add_column(col, justify="left" if col in ("role", "model") else "right")
     for role, est in plan.estimates:
         usd = "no price" if est.usd is None else f"{est.usd:.4f}"
@@ -56,11 +56,14 @@ def _print_plan(plan: DryRunPlan) -> None:
             role, est.model, str(est.calls), str(est.input_tokens), str(est.output_tokens), usd
         )
     console.print(table)
+    if plan.prompts:
+        console.print("prompts: " + ", ".join(plan.prompts))
     total = plan.total_usd
     console.print(
         "estimated total: "
         + ("unknown" if total is None else f"${total:.4f}")
-        + " (a floor: over-limit and simulator retries are not counted)"
+        + " (* estimated from text length; a floor: over-limit and simulator retries"
+        " are not counted)"
     )
     for model in plan.unpriced:
         console.print(
@@ -123,21 +126,22 @@ def generate_command(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Generate a new system's two-round dialogues (resumable: rerun to finish)."""
-    params = GenerationParams(
-        temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, timeout_s=timeout
-    )
     job = GenerationJob(
         name=name,
         actor=model,
         user_sim=user_sim,
         benchmark=load_benchmark(benchmark),
         card=card,
-        params=params,
+        params=GenerationParams(
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            seed=seed,
+            timeout_s=timeout,
+        ),
         retry_over_limit=retry_over_limit,
         user_sim_attempts=user_sim_attempts,
-        characters=tuple(c.strip() for c in characters.split(",") if c.strip())
-        if characters
-        else None,
+        characters=_slugs(characters),
         scenarios=parse_ids(scenarios) if scenarios else None,
         limit=limit,
     )
@@ -145,10 +149,9 @@ def generate_command(
     if dry_run_:
         _print_plan(dry_run(job, table))
         return
-    limits = {"*": RateLimit(rpm, tpm)} if rpm or tpm else {}
     options = RunOptions(
         concurrency=concurrency,
-        rate_limits=limits,
+        rate_limits={"*": RateLimit(rpm, tpm)} if rpm or tpm else {},
         progress=progress,
         description=f"generate {name}",
     )
@@ -163,6 +166,10 @@ def generate_command(
     _print_report(report)
     if report.summary.failed or report.summary.aborted:
         raise typer.Exit(1)
+
+
+def _slugs(text: str | None) -> tuple[str, ...] | None:
+    return tuple(c.strip() for c in text.split(",") if c.strip()) if text else None
 
 
 def register(app: typer.Typer) -> None:

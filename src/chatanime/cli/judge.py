@@ -13,8 +13,8 @@ Structure (so other areas can extend it without editing this file):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +28,14 @@ from chatanime.benchmark import Benchmark, load_benchmark
 from chatanime.cli.generate import parse_ids
 from chatanime.corpus import Corpus, load_corpus
 from chatanime.errors import DataError
-from chatanime.judge.bias import OVERALL, BiasReport, answer_lengths, bias_report, mean_scores
+from chatanime.judge.bias import (
+    OVERALL,
+    BiasReport,
+    JudgeBias,
+    answer_lengths,
+    bias_report,
+    mean_scores,
+)
 from chatanime.judge.job import (
     JudgeDryRun,
     JudgeJob,
@@ -103,13 +110,15 @@ class JudgeCliOptions:
     def prices(self) -> PriceTable:
         return price_table(self.prices_path)
 
-    def job(self, benchmark: Benchmark) -> JudgeJob:
-        if self.mode not in ("pointwise", "pointwise-round"):
-            raise DataError(f"--mode {self.mode} is not a pointwise mode")
+    def job(self, benchmark: Benchmark, mode: str | None = None) -> JudgeJob:
+        """The pointwise job (other modes reuse its selection with ``mode='pointwise'``)."""
+        mode = mode or self.mode
+        if mode not in ("pointwise", "pointwise-round"):
+            raise DataError(f"--mode {mode} is not a pointwise mode")
         return JudgeJob(
             judges=self.judges,
             benchmark=benchmark,
-            mode="pointwise" if self.mode == "pointwise" else "pointwise-round",
+            mode="pointwise" if mode == "pointwise" else "pointwise-round",
             language=self.language,
             systems=self.systems,
             characters=self.characters,
@@ -128,23 +137,29 @@ def _usd(value: float, unpriced: set[str]) -> str:
     return f"${value:.4f}" + (" (+unpriced)" if unpriced else "")
 
 
-def print_runs(runs: list[JudgeRun], unit: str = "items") -> None:
-    table = Table(title=f"judges ({unit})")
-    table.add_column("judge", no_wrap=True)
-    for col in (unit, "scored", "unscored", "no reply", "calls", "cost"):
-        table.add_column(col, justify="right")
-    for run in runs:
-        c, s = run.counts, run.summary
-        table.add_row(
-            run.judge,
-            str(c.selected),
-            str(c.scored),
-            str(c.unscored),
-            str(c.no_reply),
-            str(s.calls),
-            _usd(s.cost_usd, s.unpriced_models),
-        )
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """A rich table: first column left-aligned and unwrapped, the rest right-aligned."""
+    table = Table(title=title)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
+
+
+def _run_row(run: JudgeRun) -> tuple[str, ...]:
+    c, s = run.counts, run.summary
+    counts = (c.selected, c.scored, c.unscored, c.no_reply, s.calls)
+    return (run.judge, *map(str, counts), _usd(s.cost_usd, s.unpriced_models))
+
+
+def print_runs(runs: list[JudgeRun], unit: str = "items") -> None:
+    columns = ("judge", unit, "scored", "unscored", "no reply", "calls", "cost")
+    _table(f"judges ({unit})", columns, map(_run_row, runs))
     for run in runs:
         c, s = run.counts, run.summary
         console.print(
@@ -159,63 +174,43 @@ def print_runs(runs: list[JudgeRun], unit: str = "items") -> None:
             console.print(f"[red]  aborted:[/] {s.aborted}")
 
 
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
 def print_means(means: dict[tuple[str, str], float], systems: list[str]) -> None:
     sources = list(dict.fromkeys(src for src, _ in means))
-    table = Table(title="mean score per item (9 metrics x rounds)")
-    table.add_column("system")
-    for src in sources:
-        table.add_column(src, justify="right")
-    for system in systems:
-        table.add_row(system, *(_fmt(means.get((src, system))) for src in sources))
-    console.print(table)
+    rows = ((system, *(_fmt(means.get((src, system))) for src in sources)) for system in systems)
+    _table("mean score per item (9 metrics x rounds)", ("system", *sources), rows)
+
+
+def _bias_row(jb: JudgeBias) -> tuple[str, ...]:
+    rhos = {m: c.rho for m, c in jb.length.items() if m != OVERALL and c.rho is not None}
+    worst = max(rhos, key=lambda m: abs(rhos[m]), default=None)
+    sp = jb.self_preference
+    return (
+        jb.judge,
+        f"{jb.unscored}/{jb.judgments} ({jb.unscored_share:.0%})",
+        _fmt(jb.length[OVERALL].rho),
+        "-" if worst is None else f"{worst} {rhos[worst]:+.2f}",
+        "n/a" if sp is None else f"{sp.family}: {sp.gap:+.2f} (net {_fmt(sp.net_gap)})",
+    )
 
 
 def print_bias(report: BiasReport) -> None:
-    table = Table(title=f"bias checks ({report.mode})")
-    table.add_column("judge", no_wrap=True)
-    for col in ("unscored", "length rho", "max |rho| metric", "self-preference"):
-        table.add_column(col, justify="right")
-    for jb in report.judges:
-        rhos = {m: c.rho for m, c in jb.length.items() if m != "overall" and c.rho is not None}
-        worst = max(rhos, key=lambda m: abs(rhos[m]), default=None)
-        sp = jb.self_preference
-        self_pref = "n/a"
-        if sp is not None:
-            self_pref = f"{sp.family}: {sp.gap:+.2f} (net {_fmt(sp.net_gap, 2)}, n={sp.n_own})"
-        table.add_row(
-            jb.judge,
-            f"{jb.unscored}/{jb.judgments} ({jb.unscored_share:.0%})",
-            _fmt(jb.length["overall"].rho),
-            "-" if worst is None else f"{worst} {rhos[worst]:+.2f}",
-            self_pref,
-        )
-    console.print(table)
-
-
-def print_length_table(report: BiasReport) -> None:
-    """Spearman rho of each metric (and the mean) with answer length, one column per judge."""
-    table = Table(title="length correlation (Spearman rho)")
-    table.add_column("metric", no_wrap=True)
-    for jb in report.judges:
-        table.add_column(jb.judge, justify="right")
-    for metric in (*METRICS, OVERALL):
-        table.add_row(metric, *(_fmt(jb.length[metric].rho) for jb in report.judges))
-    console.print(table)
+    """The bias checks, then each metric's correlation with answer length per judge."""
+    columns = ("judge", "unscored", "length rho", "max |rho| metric", "self-preference")
+    _table(f"bias checks ({report.mode})", columns, map(_bias_row, report.judges))
+    _table(
+        "length correlation (Spearman rho)",
+        ("metric", *(jb.judge for jb in report.judges)),
+        ((m, *(_fmt(jb.length[m].rho) for jb in report.judges)) for m in (*METRICS, OVERALL)),
+    )
 
 
 def print_dry_run(plan: JudgeDryRun) -> None:
-    table = Table(title=f"dry run: {plan.items} items ({plan.excluded_anchors} anchors excluded)")
-    table.add_column("judge", no_wrap=True)
-    for col in ("calls", "input tokens (est.)", "output tokens (est.)", "USD"):
-        table.add_column(col, justify="right")
-    for est in plan.estimates:
-        usd = "no price" if est.usd is None else f"{est.usd:.4f}"
-        table.add_row(est.model, str(est.calls), str(est.input_tokens), str(est.output_tokens), usd)
-    console.print(table)
+    rows = (
+        (e.model, *map(str, (e.calls, e.input_tokens, e.output_tokens)), _fmt(e.usd, 4))
+        for e in plan.estimates
+    )
+    columns = ("judge", "calls", "input tokens (est.)", "output tokens (est.)", "USD")
+    _table(f"dry run: {plan.items} items ({plan.excluded_anchors} anchors excluded)", columns, rows)
     console.print("a floor: repair requests for invalid replies are not counted")
 
 
@@ -269,7 +264,6 @@ def _print_pointwise(report: JudgeReport, job: JudgeJob, store: Store) -> None:
         items=items,
     )
     print_bias(bias)
-    print_length_table(bias)
 
 
 def run_diversity(opts: JudgeCliOptions) -> int:
@@ -277,14 +271,7 @@ def run_diversity(opts: JudgeCliOptions) -> int:
     store = open_store(opts.store_url)
     try:
         corpus = opts.corpus(store)
-        job = JudgeJob(
-            judges=opts.judges,
-            benchmark=corpus.benchmark,
-            systems=opts.systems,
-            characters=opts.characters,
-            scenarios=opts.scenarios,
-            include_anchors=opts.include_anchors,
-        )
+        job = replace(opts.job(corpus.benchmark, mode="pointwise"), limit=None)
         dialogues = job_selection(job, corpus).dialogues
         judges = [
             DiversityJudge(
@@ -322,18 +309,13 @@ def _print_diversity(report: DiversityReport) -> None:
     print_runs(report.runs, unit="sets")
     judges = list(dict.fromkeys(j for j, _, _ in report.scores))
     systems = list(dict.fromkeys(s for _, s, _ in report.scores))
-    table = Table(title="LLM-judged diversity (mean over characters, 1-5)")
-    table.add_column("system")
-    for j in judges:
-        table.add_column(j, justify="right")
-    for system in systems:
-        cells = []
-        for j in judges:
-            vals = [v for (jj, s, _), v in report.scores.items() if jj == j and s == system]
-            got = [v for v in vals if v is not None]
-            cells.append(_fmt(sum(got) / len(got)) if got else "-")
-        table.add_row(system, *cells)
-    console.print(table)
+
+    def mean(judge: str, system: str) -> str:
+        got = [v for (j, s, _), v in report.scores.items() if (j, s) == (judge, system) and v]
+        return _fmt(sum(got) / len(got)) if got else "-"
+
+    rows = ((s, *(mean(j, s) for j in judges)) for s in systems)
+    _table("LLM-judged diversity (mean over characters, 1-5)", ("system", *judges), rows)
 
 
 register_mode("pointwise", run_pointwise)
@@ -367,7 +349,7 @@ def judge_command(
     systems: Annotated[str | None, typer.Option(help="Systems, e.g. human,gpt-4.1.")] = None,
     characters: Annotated[str | None, typer.Option(help="Slugs, e.g. luffy,naruto.")] = None,
     scenarios: Annotated[str | None, typer.Option(help="Ids, e.g. 1-5,9.")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items (sets).")] = None,
     language: Annotated[str | None, typer.Option(help="Prompt/rubric language: zh|en.")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Release folder.")] = None,
     extra: Annotated[list[Path] | None, typer.Option(help="Extra system file.")] = None,
@@ -391,7 +373,11 @@ def judge_command(
     diversity_size: Annotated[int, typer.Option(min=2, help="Answers per diversity set.")] = 10,
     sample_seed: Annotated[int, typer.Option(help="Seed of the diversity samples.")] = 0,
 ) -> None:
-    """Judge dialogues: `chatanime judge --judge openai/gpt-4.1 --systems human,gpt-4.1`."""
+    """Judge dialogues: `chatanime judge --judge openai/gpt-4.1 --systems human,gpt-4.1`.
+
+    Resumable: rerun the same command to finish; items whose judge never replied are
+    retried then (exit code 1 until every item has a judgment).
+    """
     if ctx.invoked_subcommand is not None:
         return
     if not judge_:

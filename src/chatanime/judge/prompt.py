@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,8 +159,3 @@ def repair_conversation(
 ) -> list[ChatMessage]:
     """The original request, the judge's unusable reply, and the repair request."""
     return [*first, ChatMessage(role="assistant", content=bad_reply), repair]
-
-
-def card_summary(card: CardText) -> Mapping[str, str]:
-    """Name and work, the only card fields a set-level prompt needs."""
-    return {"character": card.name, "work": card.work}

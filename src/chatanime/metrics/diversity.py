@@ -441,20 +441,44 @@ def _compute(
     groups: Sequence[_Groups],
     language: str,
     units: Sequence[Unit],
-    pool: Executor | None,
+    workers: int,
     windows: Mapping[str, int],
     clock: _Clock,
 ) -> tuple[dict[tuple[str, str], Floats], dict[tuple[str, str], int]]:
-    """Every metric for every grouping; the pool segments and compresses meanwhile."""
-    words = encode_words_async(texts, language, pool) if "word" in units else None
-    parts = 2 * getattr(pool, "_max_workers", 1)
+    """Every metric for every grouping.
+
+    With worker processes, they segment words (the slowest step) and then compress, while
+    this process computes the character metrics and then the word metrics.
+    """
+    pool = fork_pool(workers)
+    try:
+        return _compute_with(texts, groups, language, units, pool, workers, windows, clock)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _compute_with(
+    texts: Sequence[str],
+    groups: Sequence[_Groups],
+    language: str,
+    units: Sequence[Unit],
+    pool: Executor | None,
+    workers: int,
+    windows: Mapping[str, int],
+    clock: _Clock,
+) -> tuple[dict[tuple[str, str], Floats], dict[tuple[str, str], int]]:
+    words = (
+        encode_words_async(texts, language, pool, parts=2 * workers) if "word" in units else None
+    )
+    parts = 2 * workers
     single = _later(pool, compressed_sizes, chunks(texts, parts))
     joined = [_later(pool, compressed_sizes, chunks(_joined(texts, gr), parts)) for gr in groups]
     clock.lap("start workers")
     values: dict[tuple[str, str], Floats] = {}
     sizes: dict[tuple[str, str], int] = {}
     for unit in units:
-        enc = encode_chars(texts) if unit == "char" or words is None else words()
+        enc = words() if unit == "word" and words is not None else encode_chars(texts)
         clock.lap(f"tokens {unit}")
         values |= _unit_values(enc, unit, groups, windows.get(unit, WINDOWS[unit]), sizes)
         clock.lap(f"metrics {unit}")
@@ -510,9 +534,10 @@ def diversity_table(
     """Every diversity metric per (system, character) and/or (system, scenario) group.
 
     ``rounds`` selects the answers ((1, 2) = both rounds in one group); ``units`` the token
-    units (default: all of the language's); ``workers`` the number of processes segmenting and
-    compressing beside this one (default: up to 2 for large inputs, none for small ones);
-    ``windows`` overrides the MATTR window per unit.
+    units (default: all of the language's); ``windows`` overrides the MATTR window per unit.
+    ``workers`` > 1 forks that many processes to segment words and compress while this one
+    computes the metrics; 1 does everything here (default: 2 for large inputs on a machine
+    with 2+ cores, else 1). The result does not depend on it.
     """
     check_language(language)
     chosen = _units(language, units)
@@ -529,12 +554,8 @@ def diversity_table(
     systems = sorted({a.system for a in items}, key=lambda s: (s != HUMAN, s))
     metrics = metrics_for(language, chosen)
     clock.lap("prepare")
-    pool = fork_pool(default_workers(len(texts)) if workers is None else workers)
-    try:
-        values, sizes = _compute(texts, groups, language, chosen, pool, windows or {}, clock)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+    n_workers = default_workers(len(texts)) if workers is None else max(1, workers)
+    values, sizes = _compute(texts, groups, language, chosen, n_workers, windows or {}, clock)
     group_values, rows = _summaries(values, groups, metrics, systems)
     clock.lap("summarise")
     return DiversityTable(

@@ -76,15 +76,30 @@ def self_bleu_naive(token_lists: Sequence[Sequence[str]]) -> list[float]:
     ]
 
 
-def _other_max(table: GroupedCounts) -> Int64s:
-    """Per row, the largest count of the row's n-gram among the *other* answers of its group."""
-    counts, starts, segment = table.counts, table.seg_start, table.segment
-    top1 = np.maximum.reduceat(counts, starts) if len(counts) else counts
-    is_top = counts == top1[segment]
-    ties = np.add.reduceat(is_top.astype(np.int64), starts) if len(counts) else counts
-    second = np.maximum.reduceat(np.where(is_top, 0, counts), starts) if len(counts) else counts
+def clipped_counts(table: GroupedCounts) -> Int64s:
+    """Per row: min(its count, the largest count of its n-gram in the group's *other* answers).
+
+    Only n-grams shared by two or more answers of a group can match; for them, with the
+    largest count ``top1`` and the second largest ``top2`` (as a multiset), that minimum is
+    ``top2`` for a row holding ``top1`` and the row's own count otherwise.
+    """
+    counts = table.counts
+    clipped = np.zeros(len(counts), dtype=np.int64)
+    seg_len = np.diff(table.seg_start, append=len(counts))
+    rows = np.flatnonzero(seg_len[table.segment] > 1)
+    if not rows.size:
+        return clipped
+    c, seg = counts[rows], table.segment[rows]
+    new = np.ones(len(rows), dtype=bool)
+    new[1:] = seg[1:] != seg[:-1]
+    starts, local = np.flatnonzero(new), np.cumsum(new) - 1
+    top1 = np.maximum.reduceat(c, starts)
+    is_top = c == top1[local]
+    ties = np.add.reduceat(is_top.astype(np.int64), starts)
+    second = np.maximum.reduceat(np.where(is_top, 0, c), starts)
     top2 = np.where(ties >= 2, top1, second)
-    return np.where(is_top, top2[segment], top1[segment])
+    clipped[rows] = np.where(is_top, top2[local], c)
+    return clipped
 
 
 def closest_reference_lengths(lengths: Int64s, group_of_answer: Int64s, n_groups: int) -> Int64s:
@@ -117,7 +132,7 @@ def self_bleu_scores(
     log_p = np.zeros(n_answers)
     unigram_matches = np.zeros(n_answers)
     for n, table in enumerate(tables, start=1):
-        clipped = np.minimum(table.counts, _other_max(table))
+        clipped = clipped_counts(table)
         matches = np.bincount(table.answers, weights=clipped, minlength=n_answers)
         total = np.maximum(lengths - n + 1, 1)
         log_p += np.log(np.where(matches > 0, matches, EPSILON) / total) / MAX_N

@@ -12,9 +12,11 @@ Why these choices:
 * jieba is pure Python (about 3 s per million characters), so the release's 2.7 M characters
   are segmented in worker processes (fork) while the caller keeps computing character metrics.
   The dictionary is loaded once, with jieba's stderr chatter silenced, before forking.
-* Metrics never touch strings after tokenising: :func:`ngram_counts` turns every answer into
-  sorted integer (type, answer, count) rows with a few vectorised sorts, which makes the whole
-  table a handful of numpy passes instead of Python loops over 26,400 answers.
+* Metrics never touch strings after tokenising: :func:`ngram_levels` sorts every n-gram of the
+  corpus once per order (integer keys built from the previous order's dense ids), and
+  :func:`group_level` turns that into (group, type, answer, count) rows for a grouping with at
+  most a radix sort, so the whole table is a handful of numpy passes instead of Python loops
+  over 26,400 answers.
 """
 
 from __future__ import annotations
@@ -130,21 +132,22 @@ def encode_tokens(token_lists: Sequence[Sequence[str]]) -> Encoded:
 
 def encode_chars(texts: Sequence[str]) -> Encoded:
     """Character tokens of every text, vectorised (equal to :func:`char_tokens` per text)."""
-    joined = "".join(texts)
-    points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-    wide = (points >= 0xFF01) & (points <= 0xFF5E)
-    points[wide] -= 0xFEE0
+    joined = "".join(texts).encode("utf-32-le", errors="surrogatepass")
+    points = np.frombuffer(joined, dtype=np.uint32).astype(np.int64)
+    points[(points >= 0xFF01) & (points <= 0xFF5E)] -= 0xFEE0
     points[points == 0x3000] = 0x20
-    answer = np.repeat(np.arange(len(texts), dtype=np.int64), [len(t) for t in texts])
-    vocab_points = np.unique(points) if points.size else points
-    keep_type = np.array([not chr(p).isspace() for p in vocab_points.tolist()], dtype=bool)
-    dense = np.cumsum(keep_type) - 1
-    type_of = dense[np.searchsorted(vocab_points, points)]
-    kept = keep_type[np.searchsorted(vocab_points, points)]
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    present = np.zeros(int(points.max()) + 1 if points.size else 1, dtype=bool)
+    present[points] = True
+    vocab_points = [p for p in np.flatnonzero(present).tolist() if not chr(p).isspace()]
+    lookup = np.full(len(present), -1, dtype=np.int64)
+    lookup[vocab_points] = np.arange(len(vocab_points))
+    ids = lookup[points]
+    kept = ids >= 0
+    answer = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(np.bincount(answer[kept], minlength=len(texts)), out=offsets[1:])
-    vocab = tuple(chr(p) for p in vocab_points[keep_type].tolist())
-    return Encoded(type_of[kept].astype(np.int64), offsets, vocab)
+    return Encoded(ids[kept], offsets, tuple(chr(p) for p in vocab_points))
 
 
 def merge_encoded(parts: Sequence[Encoded]) -> Encoded:
@@ -252,20 +255,23 @@ def ngram_levels(enc: Encoded, max_n: int) -> list[NgramLevel]:
     answer = enc.answer_of_token()
     size = len(enc.ids)
     vocab = max(len(enc.vocab), 1)
-    starts = np.arange(size, dtype=np.int64)
+    room = enc.offsets[answer + 1] - np.arange(size) - 1  # tokens after this one in its answer
     dense = enc.ids
     out: list[NgramLevel] = []
     for n in range(1, max_n + 1):
-        if n > 1:
-            starts = starts[starts + n - 1 < size]
-            starts = starts[answer[starts + n - 1] == answer[starts]]
-        keys = dense[starts] * vocab + enc.ids[starts + n - 1] if n > 1 else dense[starts]
-        sorted_keys, order = sort_by_key(keys, starts)
+        if n == 1 and vocab < (1 << 16):  # token ids are small: a radix sort
+            order = np.argsort(enc.ids.astype(np.uint16), kind="stable")
+            sorted_keys = enc.ids[order]
+        else:
+            starts = np.flatnonzero(room >= n - 1)
+            keys = dense[starts] * vocab + enc.ids[starts + n - 1] if n > 1 else dense[starts]
+            sorted_keys, order = sort_by_key(keys, starts)
         new_type = np.ones(len(order), dtype=bool)
         np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new_type[1:])
         types = np.cumsum(new_type) - 1
-        dense = np.full(size, -1, dtype=np.int64)
-        dense[order] = types
+        if n < max_n:
+            dense = np.full(size, -1, dtype=np.int64)
+            dense[order] = types
         out.append(NgramLevel(n, order, types, answer[order]))
     return out
 
@@ -312,29 +318,45 @@ def group_level(level: NgramLevel, group_of_answer: Int64s, n_groups: int) -> Gr
 
     When group ids grow with the answer index (e.g. answers sorted by system then character),
     the (type, position) order already keeps each (type, group) together; otherwise a stable
-    radix sort by group makes the order (group, type, position).
+    radix sort by group makes the order (group, type, position). Positions are kept for
+    unigrams only (MATTR needs them).
     """
-    g = group_of_answer[level.answers]
-    positions, types, answers = level.positions, level.types, level.answers
+    types, answers = level.types, level.answers
+    positions = level.positions if level.n == 1 else np.zeros(0, dtype=np.int64)
+    g = group_of_answer[answers]
     if not is_monotone(group_of_answer):
         order = stable_order(np.where(g < 0, n_groups, g), n_groups + 1)
-        positions, types, answers, g = positions[order], types[order], answers[order], g[order]
+        types, answers = types[order], answers[order]
+        positions = positions[order] if level.n == 1 else positions
+        g = group_of_answer[answers]
     if (g < 0).any():
         keep = g >= 0
-        positions, types, answers, g = positions[keep], types[keep], answers[keep], g[keep]
+        types, answers, g = types[keep], answers[keep], g[keep]
+        positions = positions[keep] if level.n == 1 else positions
     first = np.ones(len(g), dtype=bool)
     first[1:] = (types[1:] != types[:-1]) | (g[1:] != g[:-1])
     new_row = first.copy()
     new_row[1:] |= answers[1:] != answers[:-1]
     row_start = np.flatnonzero(new_row)
     counts = np.diff(row_start, append=len(g))
-    segment = (np.cumsum(first) - 1)[row_start]
-    seg_start = np.flatnonzero(first[row_start])
-    return GroupedCounts(level.n, g[row_start], answers[row_start], counts, segment, seg_start,
-                         n_groups, positions, first)
+    row_first = first[row_start]
+    segment = np.cumsum(row_first) - 1
+    seg_start = np.flatnonzero(row_first)
+    return GroupedCounts(
+        level.n,
+        g[row_start],
+        answers[row_start],
+        counts,
+        segment,
+        seg_start,
+        n_groups,
+        positions,
+        first if level.n == 1 else first[:0],
+    )
 
 
-def grouped_ngrams(enc: Encoded, group_of_answer: Int64s, n_groups: int, max_n: int
-                   ) -> list[GroupedCounts]:
+def grouped_ngrams(
+    enc: Encoded, group_of_answer: Int64s, n_groups: int, max_n: int
+) -> list[GroupedCounts]:
     """n-gram counts per (group, type, answer) for n = 1..``max_n`` (one grouping)."""
     return [group_level(lv, group_of_answer, n_groups) for lv in ngram_levels(enc, max_n)]

@@ -24,6 +24,11 @@ import pandas as pd
 
 from chatanime.corpus import HUMAN, Corpus
 from chatanime.report.aggregate import Leaderboard, build_leaderboard
+from chatanime.report.judged_diversity import (
+    JudgedDiversity,
+    judged_diversity_rows,
+    summarise_judged_diversity,
+)
 from chatanime.report.labels import Labels, level_labels
 from chatanime.report.overview import (
     EXAMPLE_SCENARIOS,
@@ -47,6 +52,7 @@ from chatanime.store import Store
 
 if TYPE_CHECKING:
     from chatanime.annotate.analysis import StudyAnalysis
+    from chatanime.judge.bias import BiasReport
     from chatanime.metrics.diversity import DiversityTable
 
 SourceKind = Literal["judge", "ensemble", "human"]
@@ -94,6 +100,8 @@ class Report:
     diversity: DiversityTable | None = None
     boards: list[SourceBoard] = field(default_factory=list)
     pairwise: PairwiseSection | None = None
+    bias: BiasReport | None = None
+    judged_diversity: list[JudgedDiversity] = field(default_factory=list)
     studies: list[StudyAnalysis] = field(default_factory=list)
     examples: tuple[ExampleItem, ...] = ()
     example_scenarios: tuple[int, ...] = EXAMPLE_SCENARIOS
@@ -315,6 +323,13 @@ def _diversity(corpus: Corpus) -> DiversityTable:
     return diversity_table(corpus.answers(), language=corpus.benchmark.language)
 
 
+def _bias(corpus: Corpus, store: Store, judges: Sequence[str] | None) -> BiasReport:
+    from chatanime.judge.bias import answer_lengths, bias_report
+
+    lengths = answer_lengths(corpus.dialogues, corpus.benchmark.language)
+    return bias_report(store, lengths=lengths, benchmark=corpus.benchmark.name, judges=judges)
+
+
 def _add_store_sections(
     report: Report,
     corpus: Corpus,
@@ -343,6 +358,15 @@ def _add_store_sections(
     )
     if rows is not None and not rows.empty:
         report.pairwise = summarise_pairwise(rows, n_boot=report.n_boot, seed=seed)
+    if report.judge_boards:
+        report.bias = _attempt(notes, "judge bias checks", lambda: _bias(corpus, store, judges))
+    rated = _attempt(
+        notes,
+        "judged diversity",
+        lambda: judged_diversity_rows(store, benchmark=bench, judges=judges),
+    )
+    if rated is not None and not rated.empty:
+        report.judged_diversity = summarise_judged_diversity(rated, n_boot=report.n_boot, seed=seed)
     if not judges:
         from chatanime.report.human import study_analyses
 

@@ -13,6 +13,7 @@ follows the report's system order.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -282,8 +283,8 @@ def heatmap(
 
     ``columns`` are (slug, display name); ``values[(system, slug)] = (mean, n)``.
     """
-    cell_w, cell_h, left, top = 46.0, 26.0, 170.0, 92.0
-    width = left + cell_w * len(columns) + 20
+    cell_w, cell_h, left, top = 46.0, 26.0, 170.0, 100.0
+    width = left + cell_w * len(columns) + 70
     height = top + cell_h * len(rows) + 64
     finite = [m for m, _ in values.values() if math.isfinite(m)]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
@@ -294,7 +295,7 @@ def heatmap(
             text(
                 x,
                 top - 8,
-                name,
+                short_name(name),
                 size=11,
                 anchor="start",
                 cls="cjk",
@@ -336,6 +337,12 @@ def heatmap(
             )
     parts.append(_legend_bar(left, top + cell_h * len(rows) + 22, lo, hi, uid))
     return svg(width, height, "".join(parts), kind="heatmap", label=title)
+
+
+def short_name(name: str, limit: int = 8) -> str:
+    """A column label: the name without its parenthetical, cut to ``limit`` characters."""
+    base = re.split(r"[（(]", name, maxsplit=1)[0].strip() or name
+    return base if len(base) <= limit else base[: limit - 1] + "…"
 
 
 def _legend_bar(x: float, y: float, lo: float, hi: float, uid: str, width: float = 240) -> str:

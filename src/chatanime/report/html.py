@@ -132,15 +132,16 @@ def style_view(sb: SourceBoard, colours: dict[str, str], labels: Labels) -> dict
         {e.system: e.raw_rank for e in res.systems},
         {e.system: e.adjusted_rank for e in res.systems},
         colours,
-        title=f"Overall rank before and after style control ({sb.source})",
+        title=f"Overall position before and after style control ({sb.source})",
+        labels=("raw position", "style-controlled position"),
     )
     levels = [lvl for lvl in style.results if lvl != "overall"]
     ranks = {
-        lvl: {e.system: (e.raw_rank, e.adjusted_rank) for e in style.results[lvl].systems}
+        lvl: {r.system: (r.raw_rank, r.adjusted_rank) for r in style_rows(sb, lvl)}
         for lvl in levels
     }
     return {
-        "rows": style_rows(style),
+        "rows": style_rows(sb),
         "chart": chart,
         "result": res,
         "features": {lvl: {f.name: f for f in r.features} for lvl, r in style.results.items()},
@@ -226,6 +227,9 @@ def render_html(report: Report) -> str:
         "diversity": diversity_view(report, colours),
         "pairwise": _pairwise_view(report, colours),
         "examples": examples_payload(report, colours),
+        "judged_systems": [
+            s for s in report.systems if any(s in d.estimates for d in report.judged_diversity)
+        ],
         "metrics": list(METRICS),
         "dimensions": list(DIMENSIONS),
         **_overview_view(report, colours),

@@ -18,6 +18,7 @@ from chatanime.report.views import (
     diversity_rows,
     estimate_text,
     headline_metrics,
+    rank_text,
     style_rows,
 )
 
@@ -77,7 +78,7 @@ def _board(report: Report, sb: SourceBoard) -> list[str]:
                 for c in comparisons
             ),
         )
-    style = style_rows(sb.style)
+    style = style_rows(sb)
     if style:
         out += ["### Style-controlled ranking (overall)", ""]
         out += table(
@@ -86,9 +87,9 @@ def _board(report: Report, sb: SourceBoard) -> list[str]:
                 [
                     s.system,
                     fmt(s.raw_mean),
-                    s.raw_rank,
+                    rank_text(s.raw_rank),
                     f"{fmt(s.adjusted_mean)} [{fmt(s.lo)}, {fmt(s.hi)}]",
-                    s.adjusted_rank,
+                    rank_text(s.adjusted_rank),
                 ]
                 for s in style
             ),
@@ -127,6 +128,37 @@ def _pairwise(report: Report) -> list[str]:
         ),
         align="lllrrrrrr",
     )
+    return out
+
+
+def _judge_checks(report: Report) -> list[str]:
+    out: list[str] = []
+    if report.bias is not None and report.bias.judges:
+        out += ["## Judge bias checks", ""]
+        rows = []
+        for jb in report.bias.judges:
+            overall = jb.length.get("overall")
+            sp = jb.self_preference
+            rows.append(
+                [
+                    jb.judge,
+                    jb.judgments,
+                    f"{jb.unscored} ({jb.unscored_share:.0%})",
+                    fmt(overall.rho) if overall and overall.rho is not None else "—",
+                    f"{sp.family}: {sp.gap:+.2f}" if sp else "—",
+                    f"{sp.net_gap:+.2f}" if sp and sp.net_gap is not None else "—",
+                ]
+            )
+        out += table(
+            ["Judge", "Judgments", "Unscored", "Length ρ", "Own family − others", "Net of others"],
+            rows,
+        )
+    for d in report.judged_diversity:
+        out += [f"## LLM-judged diversity (`{d.source}`)", ""]
+        out += table(
+            ["System", "Mean [95% CI]", "Rank"],
+            ([s, estimate_text(d.estimates[s]), rank_text(d.ranks[s].rank)] for s in d.systems),
+        )
     return out
 
 
@@ -203,6 +235,7 @@ def render_markdown(report: Report) -> str:
     for sb in report.boards:
         out += _board(report, sb)
     out += _pairwise(report)
+    out += _judge_checks(report)
     out += _diversity(report)
     out += _overview(report)
     return "\n".join(out).rstrip() + "\n"

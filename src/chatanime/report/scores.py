@@ -71,20 +71,39 @@ def judge_scores(
     """
     j = t.judgments
     query = select(
-        j.c.id, j.c.judge_model, j.c.system, j.c.character, j.c.scenario, j.c.status
+        j.c.id,
+        j.c.judge_model,
+        j.c.mode,
+        j.c.prompt_ref,
+        j.c.rubric_ref,
+        j.c.system,
+        j.c.character,
+        j.c.scenario,
+        j.c.status,
     ).where(j.c.benchmark == benchmark, j.c.mode.in_(("pointwise", "pointwise-round")))
     if judges:
         query = query.where(j.c.judge_model.in_(list(judges)))
     with store.engine.connect() as conn:
-        judgments = conn.execute(query).all()
+        found = conn.execute(query).all()
         values: dict[str, list[tuple[int, str, float]]] = {}
         for jid, rnd, metric, value in conn.execute(
             select(t.scores.c.judgment_id, t.scores.c.round, t.scores.c.metric, t.scores.c.value)
         ):
             values.setdefault(jid, []).append((int(rnd), str(metric), float(value)))
+    labels = source_labels({(r.judge_model, r.mode, r.prompt_ref, r.rubric_ref) for r in found})
+    judgments = [
+        (
+            r.id,
+            labels[(r.judge_model, r.mode, r.prompt_ref, r.rubric_ref)],
+            r.system,
+            r.character,
+            r.scenario,
+            r.status,
+        )
+        for r in found
+    ]
     rows: list[ScoreRow] = []
-    for jid, judge, system, character, scenario, status in judgments:
-        source = f"judge:{judge}"
+    for jid, source, system, character, scenario, status in judgments:
         if status == "scored":
             rows.extend(
                 ScoreRow(source, system, character, int(scenario), rnd, metric, value)
@@ -98,13 +117,42 @@ def judge_scores(
     return frame(rows)
 
 
+def source_labels(
+    configs: set[tuple[str, str, str, str]],
+) -> dict[tuple[str, str, str, str], str]:
+    """A source label per (judge, mode, prompt ref, rubric ref).
+
+    Scores from a different mode or a different prompt/rubric version of the
+    same judge are different sources: ``judge:M`` when the judge has one
+    configuration, else ``judge:M [per-round]`` and/or ``judge:M @prompt+rubric``.
+    """
+    per_judge: dict[tuple[str, str], int] = {}
+    for model, mode, _p, _r in configs:
+        per_judge[(model, mode)] = per_judge.get((model, mode), 0) + 1
+    labels = {}
+    for model, mode, prompt, rubric in configs:
+        label = f"judge:{model}"
+        if mode == "pointwise-round":
+            label += " [per-round]"
+        if per_judge[(model, mode)] > 1:
+            label += f" @{prompt.split('#')[0]}#{prompt.split('#')[-1][:6]}+{rubric.split('@')[-1]}"
+        labels[(model, mode, prompt, rubric)] = label
+    return labels
+
+
 def with_ensemble(scores: pd.DataFrame) -> pd.DataFrame:
     """Add ``judge:ensemble``: per item and metric, the mean over judges that scored it.
 
     Only added when at least two judges are present; an item unscored by every
     judge stays NaN in the ensemble too.
     """
-    judges = [s for s in scores["source"].unique() if s.startswith("judge:") and s != ENSEMBLE]
+    # only plain "judge:<model>" sources: per-round runs and older prompt versions of a
+    # judge would count the same judge twice
+    judges = [
+        s
+        for s in scores["source"].unique()
+        if s.startswith("judge:") and s != ENSEMBLE and " " not in s
+    ]
     if len(judges) < 2:
         return scores
     per_judge = item_values(scores[scores.source.isin(judges)])

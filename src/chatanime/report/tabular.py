@@ -1,11 +1,12 @@
 """CSV and JSON outputs: every number of the report as long-form records, sources labelled.
 
 One record per number with a ``table`` column (``leaderboard``, ``comparison``, ``by_persona``,
-``by_character``, ``style_control``, ``style_feature``, ``pairwise``, ``diversity``,
-``overview``) and a ``source`` (``judge:<model>``, ``judge:ensemble``, ``human:<study>``,
-``pairwise:<judge>``, ``automatic:diversity``, ``corpus``), so a spreadsheet or a script can
-filter without guessing where a value came from. Missing values are empty (CSV) or ``null``
-(JSON), never NaN strings.
+``by_character``, ``style_control``, ``style_feature``, ``pairwise``, ``bias``,
+``judged_diversity``, ``diversity``, ``overview``) and a ``source`` (``judge:<model>``,
+``judge:ensemble``, ``human:<study>``, ``pairwise:<judge>``, ``judge:<model>:diversity``,
+``automatic:diversity``, ``corpus``), so a spreadsheet or a script can filter without
+guessing where a value came from. Missing values are empty (CSV) or ``null`` (JSON), never
+NaN strings.
 """
 
 from __future__ import annotations
@@ -149,6 +150,36 @@ def _style_records(sb: SourceBoard) -> Iterator[Record]:
             )
 
 
+def _judge_check_records(report: Report) -> Iterator[Record]:
+    """Bias checks and LLM-judged diversity, each under its judge's source label."""
+    if report.bias is not None:
+        for rec in report.bias.to_records():
+            yield _record(
+                table="bias",
+                source=f"judge:{rec['judge']}",
+                level=rec["check"],
+                grouping=rec["metric"] or None,
+                mean=rec["value"],
+                n=rec["n"],
+            )
+    for d in report.judged_diversity:
+        for system, e in d.estimates.items():
+            rank = d.ranks[system]
+            yield _record(
+                table="judged_diversity",
+                source=d.source,
+                system=system,
+                level="diversity",
+                mean=e.mean,
+                lo=e.lo,
+                hi=e.hi,
+                n=e.n,
+                n_missing=e.n_missing,
+                rank=rank.rank,
+                rank_order=rank.order,
+            )
+
+
 def records(report: Report) -> list[Record]:
     """Every number of the report as flat records (see the module docstring)."""
     out: list[Record] = []
@@ -210,6 +241,7 @@ def records(report: Report) -> list[Record]:
                     flip_share=c.flip_share,
                 )
             )
+    out.extend(_judge_check_records(report))
     if report.diversity is not None:
         ranks = {}
         for r in report.diversity.rows:

@@ -22,6 +22,7 @@ from chatanime.report.views import (
     diversity_rows,
     estimate_text,
     headline_metrics,
+    rank_text,
     style_rows,
 )
 
@@ -34,7 +35,7 @@ def _system(name: str) -> Text:
 
 def board_table(report: Report, sb: SourceBoard) -> Table:
     """Overall and dimensions with 95% intervals, tied ranks and the test against the fans."""
-    style = {s.system: s for s in style_rows(sb.style)}
+    style = {s.system: s for s in style_rows(sb)}
     t = Table(title=f"{sb.source}", title_justify="left", header_style="bold")
     t.add_column("rank", justify="right")
     t.add_column("system")
@@ -54,7 +55,7 @@ def board_table(report: Report, sb: SourceBoard) -> Table:
         ]
         if style:
             s = style.get(r.system)
-            row.append(f"{s.raw_rank}→{s.adjusted_rank}" if s else "—")
+            row.append(f"{rank_text(s.raw_rank)}→{rank_text(s.adjusted_rank)}" if s else "—")
         t.add_row(*row)
     return t
 

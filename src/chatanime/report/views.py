@@ -12,14 +12,13 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chatanime.metrics.stats import Estimate
+from chatanime.metrics.stats import Estimate, ranks_with_ties
 from chatanime.report.aggregate import LEVELS, Comparison, Leaderboard
 from chatanime.report.charts import fmt
 
 if TYPE_CHECKING:
     from chatanime.metrics.diversity import DiversityTable
-    from chatanime.report.build import Report
-    from chatanime.report.style_control import StyleControl
+    from chatanime.report.build import Report, SourceBoard
 
 HEADLINE_DIVERSITY = (
     "distinct_2_char_eq",
@@ -38,6 +37,10 @@ def estimate_text(e: Estimate | None, digits: int = 2) -> str:
     if not (math.isfinite(e.lo) and math.isfinite(e.hi)):
         return fmt(e.mean, digits)
     return f"{fmt(e.mean, digits)} [{fmt(e.lo, digits)}, {fmt(e.hi, digits)}]"
+
+
+def rank_text(rank: int | None) -> str:
+    return "—" if rank is None else str(rank)
 
 
 def stars(p: float) -> str:
@@ -132,7 +135,11 @@ def persona_table(board: Leaderboard) -> tuple[list[str], list[tuple[str, dict[s
     if df.empty:
         return [], []
     sub = df[df.level == "overall"]
-    personas = list(dict.fromkeys(str(p) for p in sub.persona))
+    known = ["student", "office-worker", "freelancer", "self-employed"]
+    personas = sorted(
+        {str(p) for p in sub.persona},
+        key=lambda p: (p not in known, known.index(p) if p in known else 0, p),
+    )
     keys = zip(sub["system"].astype(str).tolist(), sub["persona"].astype(str).tolist(), strict=True)
     table: dict[tuple[str, str], float] = dict(zip(keys, sub["mean"].tolist(), strict=True))
     rows = [(s, {p: table.get((s, p), math.nan) for p in personas}) for s in board.systems]
@@ -141,35 +148,57 @@ def persona_table(board: Leaderboard) -> tuple[list[str], list[tuple[str, dict[s
 
 @dataclass(frozen=True)
 class StyleRow:
+    """Raw and style-controlled standing of one system.
+
+    Ranks are tied where intervals overlap, like the leaderboard: the raw rank is the
+    leaderboard's (cluster-bootstrap intervals), the controlled rank uses the regression's
+    intervals; ``*_position`` is the plain order by point estimate.
+    """
+
     system: str
     raw_mean: float
-    raw_rank: int
+    raw_rank: int | None
     adjusted_mean: float
     lo: float
     hi: float
-    adjusted_rank: int
-    shift: int
+    adjusted_rank: int | None
+    raw_position: int
+    adjusted_position: int
+
+    @property
+    def shift(self) -> int:
+        """Controlled minus raw tied rank (negative: style control moves the system up)."""
+        if self.raw_rank is None or self.adjusted_rank is None:
+            return 0
+        return self.adjusted_rank - self.raw_rank
 
 
-def style_rows(style: StyleControl | None, level: str = "overall") -> list[StyleRow]:
-    """Raw and style-controlled standing per system, by controlled rank."""
-    if style is None or level not in style.results:
+def style_rows(sb: SourceBoard | None, level: str = "overall") -> list[StyleRow]:
+    """Raw and style-controlled standing per system, by controlled point estimate."""
+    if sb is None or sb.style is None or level not in sb.style.results:
         return []
-    res = style.results[level]
-    rows = [
-        StyleRow(
-            s.system,
-            s.raw_mean,
-            s.raw_rank,
-            s.adjusted_mean,
-            s.lo,
-            s.hi,
-            s.adjusted_rank,
-            s.adjusted_rank - s.raw_rank,
+    res = sb.style.results[level]
+    adjusted = ranks_with_ties(
+        {e.system: Estimate(e.adjusted_mean, e.lo, e.hi, e.n) for e in res.systems}
+    )
+    rows = []
+    for e in res.systems:
+        cell = sb.board.cell(e.system, level)
+        raw_rank = cell.rank.rank if cell is not None and cell.rank is not None else None
+        rows.append(
+            StyleRow(
+                e.system,
+                e.raw_mean,
+                raw_rank,
+                e.adjusted_mean,
+                e.lo,
+                e.hi,
+                adjusted[e.system].rank,
+                e.raw_rank,
+                e.adjusted_rank,
+            )
         )
-        for s in res.systems
-    ]
-    return sorted(rows, key=lambda r: r.adjusted_rank)
+    return sorted(rows, key=lambda r: r.adjusted_position)
 
 
 def diversity_rows(

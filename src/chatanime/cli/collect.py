@@ -1,0 +1,223 @@
+"""``chatanime collect ...``: human role-play answers (fans write both rounds as the character)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="Store URL or SQLite path (else $CHATANIME_STORE, else default)."),
+]
+StudyOpt = Annotated[str, typer.Option("--study", help="Collection study id or name.")]
+BaseUrlOpt = Annotated[
+    str, typer.Option("--base-url", help="Public URL of the server, used in invite links.")
+]
+DEFAULT_BASE = "http://127.0.0.1:8000"
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def _store(url: str | None) -> Any:
+    import chatanime.annotate  # noqa: F401  (registers the collection tables' migration)
+    from chatanime.store import open_store
+
+    return open_store(url)
+
+
+def create_study_cmd(
+    name: Annotated[str, typer.Option("--name", help="Unique study name; also the system name.")],
+    user_sim: Annotated[
+        str, typer.Option("--user-sim", help="User-simulator model for round 2 (provider/model).")
+    ],
+    characters: Annotated[str, typer.Option(help="Comma-separated character slugs or names.")],
+    scenarios: Annotated[
+        str | None, typer.Option(help="Scenario ids and ranges, e.g. 1-10 (default: all).")
+    ] = None,
+    benchmark: Annotated[str, typer.Option(help="Benchmark name or folder.")] = "chatanime",
+    respondents_per_character: Annotated[
+        int, typer.Option(help="Respondents per character; they share its scenarios.")
+    ] = 1,
+    respondents: Annotated[
+        str,
+        typer.Option(
+            help="name:character pairs (a bare name is assigned a character); "
+            "default: <character>-1, <character>-2, ..."
+        ),
+    ] = "",
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Answer limit (characters in Chinese, words in English; default: the benchmark's)."
+        ),
+    ] = None,
+    min_length: Annotated[int, typer.Option(help="Shortest accepted answer.")] = 5,
+    quiz: Annotated[
+        Path | None, typer.Option(help="Screening quiz (YAML, canon questions per character).")
+    ] = None,
+    user_sim_attempts: Annotated[
+        int, typer.Option(help="Simulator attempts when a turn is rejected.")
+    ] = 3,
+    user_sim_timeout: Annotated[float, typer.Option(help="Seconds per simulator call.")] = 30.0,
+    seed: Annotated[int | None, typer.Option(help="Seed for dealing scenarios.")] = None,
+    store: StoreOpt = None,
+    base_url: BaseUrlOpt = DEFAULT_BASE,
+) -> None:
+    """Create a collection study and print each respondent's secret link once."""
+    from chatanime.annotate.collect_quiz import load_quiz
+    from chatanime.annotate.collect_study import (
+        CollectSpec,
+        SimulatorSettings,
+        create_collection,
+        parse_respondents,
+        resolve_character,
+    )
+    from chatanime.annotate.study import parse_scenarios
+    from chatanime.benchmark import load_benchmark
+
+    bench = load_benchmark(benchmark)
+    slugs = tuple(resolve_character(bench, c).slug for c in _split(characters))
+    ids = parse_scenarios(scenarios) if scenarios else tuple(s.id for s in bench.scenarios)
+    spec = CollectSpec(
+        name=name,
+        benchmark=bench,
+        characters=slugs,
+        scenarios=ids,
+        simulator=SimulatorSettings(
+            user_sim, attempts=user_sim_attempts, timeout_s=user_sim_timeout
+        ),
+        respondents=parse_respondents(respondents),
+        per_character=respondents_per_character,
+        limit=limit,
+        min_length=min_length,
+        quiz=load_quiz(quiz, dict.fromkeys(slugs)) if quiz else None,
+        seed=seed,
+    )
+    created = create_collection(_store(store), spec)
+    console.print(
+        f"Collection study [bold]{created.name}[/] ({created.study_id}): "
+        f"{len(created.invites)} respondents, {created.n_dialogues} dialogues, "
+        f"limit {spec.answer_limit}, user simulator {user_sim}."
+    )
+    _print_links(created.invites, base_url)
+    console.print(
+        f"Admin: {base_url.rstrip('/')}/admin  token: [bold]{created.admin_token}[/]\n"
+        "[yellow]Tokens are stored hashed and shown only now; "
+        "`chatanime collect links` issues new ones.[/]",
+        soft_wrap=True,
+    )
+
+
+def _print_links(invites: Any, base_url: str) -> None:
+    """One plain line per respondent, never wrapped, so a link can be copied whole."""
+    console.print("Respondent links (secret: send each to its respondent only):")
+    for invite in invites:
+        console.print(
+            f"  {invite.respondent}\t{invite.character}\t{invite.url(base_url)}", soft_wrap=True
+        )
+
+
+def serve_cmd(
+    store: StoreOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    secure_cookies: Annotated[
+        bool, typer.Option(help="Mark cookies Secure (when served over HTTPS).")
+    ] = False,
+    user_sim_base_url: Annotated[
+        str | None,
+        typer.Option(help="Base URL of the simulator's provider (else its preset / env)."),
+    ] = None,
+    language: Annotated[str, typer.Option(help="Language of pages outside a study.")] = "zh",
+) -> None:
+    """Serve the web app (collection and rating studies of the store)."""
+    import chatanime.annotate  # noqa: F401
+    from chatanime.annotate.app import serve
+
+    serve(
+        store,
+        host=host,
+        port=port,
+        secure_cookies=secure_cookies,
+        language=language,
+        sim_base_url=user_sim_base_url,
+    )
+
+
+def export_cmd(
+    study: StudyOpt,
+    out: Annotated[
+        Path, typer.Option("--out", help="fans-2026.json (release shape) or .jsonl (+ metadata).")
+    ],
+    store: StoreOpt = None,
+) -> None:
+    """Export finished dialogues as a system file (its name is the file's stem)."""
+    from chatanime.annotate.collect_export import export_collection
+
+    result = export_collection(_store(store), study, out)
+    console.print(f"{result.dialogues} dialogues of system [bold]{result.system}[/] -> {out}")
+
+
+def links_cmd(
+    study: StudyOpt,
+    respondents: Annotated[
+        str, typer.Option(help="Comma-separated respondents (default: all).")
+    ] = "",
+    admin: Annotated[bool, typer.Option("--admin", help="Also issue a new admin token.")] = False,
+    store: StoreOpt = None,
+    base_url: BaseUrlOpt = DEFAULT_BASE,
+) -> None:
+    """Issue new respondent links (old ones stop working): tokens are stored hashed."""
+    from chatanime.annotate.collect_study import (
+        rotate_collection_admin_token,
+        rotate_respondent_links,
+    )
+
+    opened = _store(store)
+    _print_links(rotate_respondent_links(opened, study, _split(respondents)), base_url)
+    if admin:
+        console.print(f"Admin token: [bold]{rotate_collection_admin_token(opened, study)}[/]")
+
+
+def status_cmd(study: StudyOpt, store: StoreOpt = None) -> None:
+    """Progress per respondent: quiz, finished dialogues, simulator failures."""
+    from chatanime.annotate.collect_progress import collection_progress
+
+    progress = collection_progress(_store(store), study)
+    table = Table(title=f"{progress.name}: {progress.finished}/{progress.total} dialogues")
+    for col in ("respondent", "id", "character", "quiz", "done", "total", "sim failures", "last"):
+        table.add_column(col)
+    for row in progress.rows:
+        quiz = "—" if row.quiz_score is None else f"{row.quiz_score}{' ✓' if row.passed else ' ✗'}"
+        table.add_row(
+            row.name,
+            row.id,
+            row.character,
+            quiz,
+            str(row.done),
+            str(row.total),
+            str(row.failures),
+            row.last or "—",
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    collect_app = typer.Typer(
+        help="Collect human role-play answers: fans write both rounds as their character.",
+        no_args_is_help=True,
+    )
+    collect_app.command("create-study")(create_study_cmd)
+    collect_app.command("serve")(serve_cmd)
+    collect_app.command("export")(export_cmd)
+    collect_app.command("links")(links_cmd)
+    collect_app.command("status")(status_cmd)
+    app.add_typer(collect_app, name="collect")
