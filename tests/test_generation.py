@@ -115,8 +115,17 @@ async def test_small_run_stores_dialogues_calls_and_config(
     (run_row,) = rows(store, runs)
     config = json.loads(run_row.config_json)
     roleplay, user_sim = load_prompt("roleplay", "zh"), load_prompt("user-sim", "zh")
-    assert config["prompts"] == {"actor": roleplay.ref, "user_sim": user_sim.ref}
-    assert config["prompt_sha256"] == {"actor": roleplay.sha256, "user_sim": user_sim.sha256}
+    retry = load_prompt("user-sim-retry", "zh")
+    assert config["prompts"] == {
+        "actor": roleplay.ref,
+        "user_sim": user_sim.ref,
+        "user_sim_retry": retry.ref,
+    }
+    assert config["prompt_sha256"] == {
+        "actor": roleplay.sha256,
+        "user_sim": user_sim.sha256,
+        "user_sim_retry": retry.sha256,
+    }
     assert config["benchmark"] == {"name": "chatanime", "sha256": BENCH.sha256}
     assert config["models"] == {"actor": "fake/actor", "user_sim": "fake/user-sim"}
     assert "chatanime" in config and "params" in config
@@ -386,3 +395,16 @@ def test_kill_minus_9_then_rerun_loses_and_repeats_nothing(
     st.dispose()
     assert sorted(cells) == [("luffy", i) for i in range(1, 41)]
     assert _count(db, calls) == needed
+
+
+def test_cli_exits_1_when_dialogues_failed(server: FakeServer, tmp_path: Path) -> None:
+    server.script("fake/user-sim", [{"text": "好的"}] * 2)
+    args = [
+        "generate", "--model", "fake/actor", "--user-sim", "fake/user-sim", "--name", "f",
+        "--limit", "1", "--user-sim-attempts", "2", "--store", str(tmp_path / "f.db"),
+        "--base-url", server.base_url, "--no-progress",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli(), args)
+    assert result.exit_code == 1, result.output
+    assert "1 failed" in result.output and "length 2 < 30" in result.output
+    assert "asks no question" in result.output

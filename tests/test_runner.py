@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 from sqlalchemy import Connection, func, select
 
-from chatanime.backends.base import ChatMessage, ChatModel, GenerationParams
+from chatanime.backends.base import ChatMessage, ChatModel, ConfigurationError, GenerationParams
 from chatanime.backends.fake_server import FakeServer
 from chatanime.backends.registry import get_model
 from chatanime.backends.retry import RetryPolicy
@@ -312,3 +312,20 @@ def test_progress_bar_shows_counts_errors_and_cost() -> None:
     assert "4/4" in text and "errors 1" in text and "retries 3" in text and "$0.5000" in text
     quiet = RunProgress("x", summary, console=Console(file=io.StringIO()))
     assert quiet.enabled is False
+
+
+@dataclass
+class MisconfiguredUnit:
+    id: str
+
+    async def run(self, ctx: CallContext) -> dict[str, Any]:
+        raise ConfigurationError("Set SOME_API_KEY to use some/model.")
+
+
+async def test_a_configuration_error_stops_the_run(store: Store, server: FakeServer) -> None:
+    units_ = [EchoUnit("u0", steps=1), MisconfiguredUnit("bad"), EchoUnit("u1", steps=1)]
+    with pytest.raises(ConfigurationError, match="SOME_API_KEY"):
+        await run(store, server, units_, concurrency=1)
+    with store.engine.connect() as conn:
+        statuses = dict(conn.execute(select(units.c.unit_id, units.c.status)).all())
+    assert statuses == {"u0": "done"}  # the bad unit is not recorded as a failure

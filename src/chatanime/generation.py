@@ -111,7 +111,11 @@ def run_spec(job: GenerationJob, run_config: Mapping[str, Any] | None = None) ->
             "actor": _params_identity(protocol.params),
             "user_sim": _params_identity(protocol.simulator_params),
         },
-        "prompts": {"actor": protocol.prompt.ref, "user_sim": protocol.simulator.prompt.ref},
+        "prompts": {
+            "actor": protocol.prompt.ref,
+            "user_sim": protocol.simulator.prompt.ref,
+            "user_sim_retry": protocol.simulator.retry_prompt.ref,
+        },
         "benchmark": {"name": bench.name, "sha256": bench.sha256},
         "card": job.card,
     }
@@ -121,6 +125,7 @@ def run_spec(job: GenerationJob, run_config: Mapping[str, Any] | None = None) ->
         "prompt_sha256": {
             "actor": protocol.prompt.sha256,
             "user_sim": protocol.simulator.prompt.sha256,
+            "user_sim_retry": protocol.simulator.retry_prompt.sha256,
         },
         "answer_limit": bench.answer_limit,
         "retry_over_limit": job.retry_over_limit,

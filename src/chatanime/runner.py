@@ -347,7 +347,14 @@ async def _drain(
                 return
             await _run_one(rt, pending.popleft(), persist, failures)
 
-    await asyncio.gather(*(worker() for _ in range(max(1, options.concurrency))))
+    # A TaskGroup, not gather: a configuration error in one worker cancels the others
+    # instead of leaving them running against a closing store.
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, options.concurrency)):
+                group.create_task(worker())
+    except BaseExceptionGroup as errors:  # surface the error itself (the CLI reports it)
+        raise errors.exceptions[0] from None
 
 
 async def run_units(

@@ -27,6 +27,7 @@ from chatanime.runner import CallContext
 from chatanime.scenarios import Scenario
 
 USER_SIM_PROMPT = "user-sim"
+USER_SIM_RETRY_PROMPT = "user-sim-retry"
 LENGTH_TARGETS: dict[str, tuple[int, int]] = {"zh": (90, 110), "en": (55, 70)}
 """The release's round-2 questions average 91-106 characters per system; English runs
 ~0.63 words per Chinese character (the chatanime-en translations), hence 55-70 words."""
@@ -254,6 +255,10 @@ class UserSimulator:
     def prompt(self) -> PromptTemplate:
         return load_prompt(USER_SIM_PROMPT, self.language)
 
+    @property
+    def retry_prompt(self) -> PromptTemplate:
+        return load_prompt(USER_SIM_RETRY_PROMPT, self.language)
+
     def effective_rules(self) -> UserTurnRules:
         return self.rules or UserTurnRules.for_language(self.language)
 
@@ -282,8 +287,15 @@ class UserSimulator:
             answer_r1=answer_r1,
             length_min=lo,
             length_max=hi,
-            problems=[str(p) for p in problems],
         )
+        if problems:
+            note = self.retry_prompt.render(
+                character=card.name,
+                problems=[str(p) for p in problems],
+                length_min=lo,
+                length_max=hi,
+            )
+            text = f"{text}\n\n{note}"
         return [ChatMessage(role="user", content=text)]
 
     async def ask(

@@ -172,9 +172,7 @@ def test_answers_are_idempotent_and_final(
     changed = client.post(f"{path}/round1", data={**form, "text": answer(2)})
     assert changed.status_code == 422
     wait_status(client, path)
-    ignored = client.post(
-        f"{path}/draft", data={**form, "round": "1", "text": "too late"}
-    ).json()
+    ignored = client.post(f"{path}/draft", data={**form, "round": "1", "text": "too late"}).json()
     assert ignored == {"saved": False}
     assert _row(store, "naruto-1", 1).answer_r1 == answer(1)
     assert fake_server.stats()["requests_by_model"] == {"fake/user-sim": 1}
@@ -186,8 +184,11 @@ def test_quiz_is_taken_once_stored_and_can_gate(store: Store, fake_server: FakeS
             "gate": True,
             "characters": {
                 "luffy": [
-                    {"question": "路飞吃下的恶魔果实？", "choices": ["橡胶果实", "烧烧果实"],
-                     "answer": "橡胶果实"},
+                    {
+                        "question": "路飞吃下的恶魔果实？",
+                        "choices": ["橡胶果实", "烧烧果实"],
+                        "answer": "橡胶果实",
+                    },
                     {"question": "路飞的梦想？", "accept": ["海贼王", "成为海贼王"]},
                 ]
             },
@@ -225,8 +226,9 @@ def test_quiz_is_taken_once_stored_and_can_gate(store: Store, fake_server: FakeS
     with store.engine.connect() as conn:
         rows = {
             r.name: (r.quiz_score, r.quiz_passed)
-            for r in conn.execute(select(respondents.c.name, respondents.c.quiz_score,
-                                         respondents.c.quiz_passed))
+            for r in conn.execute(
+                select(respondents.c.name, respondents.c.quiz_score, respondents.c.quiz_passed)
+            )
         }
     assert rows == {
         "luffy-1": (2, True),

@@ -37,7 +37,9 @@ def client(sqlite_store: Store) -> Iterator[TestClient]:
 def _answer_round1(client: TestClient, study: CreatedCollection, position: int = 1) -> str:
     path = f"/r/{study.invites[0].token}/{position}"
     csrf, dialogue = fields(client.get(path).text)
-    sent = client.post(f"{path}/round1", data={"csrf": csrf, "dialogue": dialogue, "text": answer(1)})
+    sent = client.post(
+        f"{path}/round1", data={"csrf": csrf, "dialogue": dialogue, "text": answer(1)}
+    )
     assert sent.status_code == 303
     return path
 
@@ -128,7 +130,11 @@ def test_rejected_turns_are_recorded_with_reasons(
     client: TestClient, sqlite_store: Store, fake_server: FakeServer
 ) -> None:
     study = _study(sqlite_store)
-    bad = [{"text": "路飞：好的！"}, {"text": "作为一个AI助手，我会继续问你问题？"}, {"text": "嗯。"}]
+    bad = [
+        {"text": "路飞：好的！"},
+        {"text": "作为一个AI助手，我会继续问你问题？"},
+        {"text": "嗯。"},
+    ]
     fake_server.script(MODEL, bad)
     path = _answer_round1(client, study)
     wait_status(client, path, ("failed",))
@@ -166,7 +172,9 @@ def test_a_lease_is_exclusive_expires_and_fences_late_writers(
             conn.execute(
                 update(collect_dialogues)
                 .where(collect_dialogues.c.id == dialogue)
-                .values(answer_r1=answer(2), a1_at="2026-01-01T00:00:00+00:00", sim_status="pending")
+                .values(
+                    answer_r1=answer(2), a1_at="2026-01-01T00:00:00+00:00", sim_status="pending"
+                )
             )
         dead = claim(sqlite_store.engine, dialogue, lease_s=0.3)  # a process that then dies
         assert dead is not None
@@ -178,7 +186,9 @@ def test_a_lease_is_exclusive_expires_and_fences_late_writers(
         assert csrf
 
 
-def test_produce_round2_stores_under_its_lease(sqlite_store: Store, fake_server: FakeServer) -> None:
+def test_produce_round2_stores_under_its_lease(
+    sqlite_store: Store, fake_server: FakeServer
+) -> None:
     study = _study(sqlite_store)
     with TestClient(create_app(sqlite_store), follow_redirects=False) as client:
         _answer_round1(client, study)

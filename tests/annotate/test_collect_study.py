@@ -151,8 +151,12 @@ def test_the_server_counts_like_the_benchmark(sqlite_store: Store) -> None:
         person = respondent_for_token(conn, created.invites[0].token)
     assert person is not None
     assert clean_answer("  一二三四五\r\n六七八九十  ", person) == "一二三四五\n六七八九十"
-    for text, key in (("一二三四五六七八九十一", "err_too_long"), ("一二", "err_too_short"),
-                      ("一二三\x00", "err_control"), (" \n ", "err_empty")):
+    for text, key in (
+        ("一二三四五六七八九十一", "err_too_long"),
+        ("一二", "err_too_short"),
+        ("一二三\x00", "err_control"),
+        (" \n ", "err_empty"),
+    ):
         with pytest.raises(AnswerError) as caught:
             clean_answer(text, person)
         assert caught.value.key == key
@@ -165,9 +169,9 @@ def test_english_limits_count_words(sqlite_store: Store) -> None:
     with sqlite_store.engine.connect() as conn:
         person = respondent_for_token(conn, created.invites[0].token)
     assert person is not None and person.language == "en"
-    assert clean_answer("Don't give up, we'll eat meat!", person)
+    assert clean_answer("Don't give up, eat meat!", person)  # 5 words, one is don't
     with pytest.raises(AnswerError):
-        clean_answer("Don't give up, we will eat meat!", person)
+        clean_answer("Don't give up, we eat meat!", person)
 
 
 def test_quiz_files_are_validated_and_graded(tmp_path: Path) -> None:

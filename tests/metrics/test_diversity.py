@@ -47,6 +47,20 @@ def test_distinct_n_hand_computed() -> None:
     assert math.isnan(distinct_n(["a", "b"], 2))
 
 
+def test_empty_groups_give_nan_not_errors() -> None:
+    for value in (
+        distinct_n([]),
+        distinct_n(["", " "]),
+        mattr([]),
+        compression_ratio([]),
+        distinct_n_equal_size([], 1, 3),
+        distinct_n([], 1, "word"),
+    ):
+        assert math.isnan(value)
+    with pytest.raises(ValueError, match="at least 1"):
+        distinct_n_equal_size(["abc"], 1, 0)
+
+
 def test_distinct_n_over_words() -> None:
     assert distinct_n(["we can do it", "we can"], 1, "word", "en") == pytest.approx(4 / 6)
 
@@ -278,6 +292,17 @@ def test_release_shapes(release_dir: Path) -> None:
             assert row.n_groups == 20
             assert 0.0 < row.mean < 1.0
     assert table.human_ranks_first("distinct_2_char")
+    # one group recomputed in plain Python
+    texts = [
+        a.text for a in answers if (a.system, a.character) == ("gpt-4.1", answers[0].character)
+    ]
+    grams = [tuple(t[i : i + 2]) for t in map(char_tokens, texts) for i in range(len(t) - 1)]
+    value = next(
+        v.value
+        for v in table.values
+        if (v.system, v.group, v.metric) == ("gpt-4.1", answers[0].character, "distinct_2_char")
+    )
+    assert value == pytest.approx(len(set(grams)) / len(grams))
 
 
 # --- the command (cli/diversity.py) ----------------------------------------------------------

@@ -6,6 +6,7 @@ import itertools
 import random
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -104,6 +105,25 @@ def test_word_encoding_in_forked_workers_equals_in_process() -> None:
         serial.tokens(i) for i in range(len(texts))
     ]
     assert encode_words_async(texts, "zh")().tokens(0) == word_tokens(texts[0])
+
+
+def test_a_threaded_process_does_not_fork() -> None:
+    texts = ["别担心，我们一起想办法！", "今天的训练很辛苦吧？"] * 2
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait)
+    helper.start()
+    try:
+        pool = fork_pool(2)
+        assert pool is not None
+        assert pool._mp_context.get_start_method() == "forkserver"  # type: ignore[attr-defined]
+        try:
+            words = encode_words_async(texts, "zh", pool, parts=2)()
+        finally:
+            pool.shutdown()
+    finally:
+        stop.set()
+        helper.join()
+    assert words.tokens(1) == word_tokens(texts[1])
 
 
 def _segments(table: GroupedCounts, enc: Encoded) -> dict[tuple[int, str], dict[int, int]]:

@@ -12,7 +12,10 @@ from sqlalchemy import select
 from chatanime.corpus import Corpus
 from chatanime.report import build
 from chatanime.report.build import build_report
+from chatanime.report.html import render_html
+from chatanime.report.markdown import render_markdown
 from chatanime.report.scores import METRICS
+from chatanime.report.tabular import render_csv
 from chatanime.store import Store
 from chatanime.store import schema as t
 from tests.report.conftest import CHARACTERS, JUDGED_DIVERSITY, SCENARIOS, UNSCORED
@@ -189,6 +192,12 @@ def test_human_ratings_become_their_own_source(small_corpus: Corpus, empty_store
         assert cell.estimate.n == 6  # 2 characters x 3 scenarios, annotators averaged
     assert not any("uncalibrated" in n.text for n in report.notes)
     assert [s.study_name for s in report.studies] == ["pilot"]
+    # every output renders the study's source and, in HTML, its agreement table
+    html = render_html(report)
+    assert "Study “pilot”" in html and "Krippendorff α (ordinal)" in html
+    assert ">human:pilot</li>" in html
+    assert "## Leaderboard — `human:pilot`" in render_markdown(report)
+    assert "human:pilot" in render_csv(report)
 
 
 def test_systems_only_in_scores_get_a_colour_slot(small_corpus: Corpus, empty_store: Store) -> None:
@@ -227,3 +236,22 @@ def test_judged_diversity_is_its_own_source(judged: build.Report) -> None:
     assert human.n == len(CHARACTERS) - 1
     assert qwen.mean == JUDGED_DIVERSITY["qwen-max"] and d.systems[0] == "human"
     assert d.ranks["human"].rank == 1 and d.ranks["qwen-max"].order == len(d.estimates)
+
+
+def test_system_against_system_pairs(small_corpus: Corpus, judged_store: Store) -> None:
+    report = build_report(
+        small_corpus,
+        judged_store,
+        judges=["fake/judge-b"],
+        n_boot=50,
+        diversity=False,
+        pairs=[("qwen-max", "doubao-rp"), ("qwen-max", "not-a-system")],
+    )
+    board = report.boards[0].board
+    pair = [c for c in board.comparisons if c.baseline == "doubao-rp"]
+    assert len(pair) == 13 and all(c.system == "qwen-max" for c in pair)
+    overall = next(c for c in pair if c.level == "overall")
+    assert overall.result.mean_diff > 1.5 and overall.p_holm < 0.001
+    assert not any(c.baseline == "not-a-system" for c in board.comparisons)
+    assert "System against system" in render_html(report)
+    assert "| qwen-max − doubao-rp |" in render_markdown(report)

@@ -76,6 +76,17 @@ def test_judge_filter_and_terminal_format(app: typer.Typer, judged_store: Store)
     assert "Speech style" in result.output  # the full terminal report has the per-metric table
 
 
+def test_compare_pairs(app: typer.Typer, tmp_path: Path, judged_store: Store) -> None:
+    args = ["report", "--format", "json", "--out", "p.json", "--store", judged_store.url]
+    result = runner.invoke(app, [*args, "--n-boot", "20", "--compare", "qwen-max:doubao-rp"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
+    pairs = [r for r in doc["tables"]["comparison"] if r["baseline"] == "doubao-rp"]
+    assert {r["system"] for r in pairs} == {"qwen-max"} and len(pairs) == 13 * 3  # 3 sources
+    result = runner.invoke(app, ["report", "--compare", "qwen-max"])
+    assert isinstance(result.exception, DataError) and "A:B" in str(result.exception)
+
+
 def test_bad_arguments_are_data_errors(app: typer.Typer) -> None:
     result = runner.invoke(app, ["report", "--format", "pdf"])
     assert isinstance(result.exception, DataError) and "unknown format" in str(result.exception)

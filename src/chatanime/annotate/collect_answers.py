@@ -223,6 +223,11 @@ def next_open(conn: Connection, respondent: Respondent, after: int = 0) -> int |
     return candidates[0] if candidates else None
 
 
+def _normalise(text: str) -> str:
+    """Browsers send form line breaks as CRLF; the stored text uses LF."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def clean_answer(text: str, respondent: Respondent) -> str:
     """The answer as stored, or an :class:`AnswerError` (the server's own limit check)."""
     clean = text.replace("\r\n", "\n").replace("\r", "\n").strip()
@@ -314,7 +319,7 @@ def save_draft(
         done = conn.execute(
             update(collect_dialogues)
             .where(d.id == row.id, answer.is_(None))
-            .values({draft.name: _CONTROL.sub("", text), "draft_at": now_iso()})
+            .values({draft.name: _normalise(text), "draft_at": now_iso()})
         ).rowcount
     return bool(done)
 

@@ -17,6 +17,8 @@ planted distortion each:
   recognise their own family's text by its style; here the "style" is one marker phrase a
   test puts into the answers of that family's system. The audit learns the judge's family
   from the caller (``families={"fake/judge-self-gpt": "gpt"}``), since no name table knows it.
+- ``fake/judge-lenient``: +1 on every metric for every answer: a scale-use bias, the kind
+  a monotone calibration on human ratings removes (:mod:`chatanime.judge.calibrate`).
 - ``fake/judge-position``: scores the truth pointwise, but in a pairwise request always
   prefers dialogue A on every dimension (flip share 1 when both orders are judged).
 - ``fake/judge-pairwise``: a consistent pairwise judge (same as ``judge-fair``): per
@@ -89,6 +91,10 @@ def anti_casual_scores(view: JudgeView, round_: int) -> dict[str, int]:
         for metric in CASUAL_METRICS:
             values[metric] = clip_score(values[metric] - CASUAL_PENALTY)
     return values
+
+
+def lenient_scores(view: JudgeView, round_: int) -> dict[str, int]:
+    return {m: clip_score(v + 1) for m, v in truth_scores(view, round_).items()}
 
 
 def self_scorer(family: str) -> Scorer:
@@ -183,5 +189,6 @@ def register_bias_judge(
 register_bias_judge("judge-fair", fixed(truth_scores))
 register_bias_judge("judge-pairwise", fixed(truth_scores))
 register_bias_judge("judge-anti-casual", fixed(anti_casual_scores))
+register_bias_judge("judge-lenient", fixed(lenient_scores))
 register_bias_judge("judge-position", fixed(truth_scores), always_first)
 register_bias_judge("judge-self-*", self_family)

@@ -105,7 +105,8 @@ def create_study_cmd(
     console.print(
         f"Collection study [bold]{created.name}[/] ({created.study_id}): "
         f"{len(created.invites)} respondents, {created.n_dialogues} dialogues, "
-        f"limit {spec.answer_limit}, user simulator {user_sim}."
+        f"limit {spec.answer_limit}, user simulator {user_sim}.",
+        soft_wrap=True,
     )
     _print_links(created.invites, base_url)
     console.print(
@@ -163,7 +164,9 @@ def export_cmd(
     from chatanime.annotate.collect_export import export_collection
 
     result = export_collection(_store(store), study, out)
-    console.print(f"{result.dialogues} dialogues of system [bold]{result.system}[/] -> {out}")
+    console.print(
+        f"{result.dialogues} dialogues of system [bold]{result.system}[/] -> {out}", soft_wrap=True
+    )
 
 
 def links_cmd(

@@ -108,10 +108,10 @@ def generate_command(
     concurrency: Annotated[int, typer.Option(min=1, help="Dialogues in flight.")] = 16,
     rpm: Annotated[float | None, typer.Option(help="Requests/minute per provider.")] = None,
     tpm: Annotated[float | None, typer.Option(help="Tokens/minute per provider.")] = None,
-    temperature: Annotated[float | None, typer.Option()] = None,
-    top_p: Annotated[float | None, typer.Option("--top-p")] = None,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
-    seed: Annotated[int | None, typer.Option()] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    top_p: Annotated[float | None, typer.Option("--top-p", help="Nucleus sampling.")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Per answer.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per call.")] = 60.0,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N dialogues.")] = None,
     characters: Annotated[str | None, typer.Option(help="Slugs, e.g. luffy,naruto.")] = None,
@@ -121,9 +121,11 @@ def generate_command(
     dry_run_: Annotated[bool, typer.Option("--dry-run", help="Plan and cost only.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write OUT/NAME.json (release shape).")] = None,
     store: Annotated[str | None, typer.Option(help="Store URL or SQLite path.")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Server URL.")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Server URL override.")] = None,
     prices: Annotated[Path | None, typer.Option(help="Price overrides (YAML).")] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar.")
+    ] = True,
 ) -> None:
     """Generate a new system's two-round dialogues (resumable: rerun to finish)."""
     job = GenerationJob(

@@ -52,6 +52,10 @@ def report(
     n_boot: Annotated[
         int, typer.Option("--n-boot", help="Bootstrap replicates for the intervals.")
     ] = 2000,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option("--compare", help="Also test system A against B (A:B); repeatable."),
+    ] = None,
 ) -> None:
     """Build the ESRP report: leaderboards with intervals, diversity, examples (offline HTML)."""
     if fmt not in FORMATS:
@@ -64,6 +68,7 @@ def report(
         store_url=store,
         judges=judge,
         n_boot=n_boot,
+        compare=compare or [],
     )
     print_report(built, console, summary=fmt != "terminal")
     if fmt == "terminal":

@@ -11,10 +11,13 @@ metric (and ``overall``, the mean of the 9), against those ratings:
   paired within each character x scenario (fans vs models on the same item) with a
   two-way cluster bootstrap interval. Human-written = system ``human`` plus any listed in
   ``human_systems`` (e.g. collected answers).
-- **length sensitivity**: the OLS slope of the judge score on answer length (per 50
-  characters, or words in English) holding the human rating and human-written fixed, so
-  a length preference people share is not charged to the judge, nor is a gap between
-  fans and models; plus Spearman of score with length overall and within each system.
+- **length sensitivity**: the OLS slope of the residual ``judge - human`` on answer length
+  (per 50 characters, or words in English) at equal authorship: what the judge gives for
+  length beyond what people give, so a preference people share is not charged to the
+  judge, nor is a gap between fans and models. (The residual, rather than the judge score
+  with the human rating as a covariate, because a noisy covariate would leave any chance
+  correlation of quality with length in the slope.) Plus people's own slope, and Spearman
+  of the judge score with length overall and within each system.
 - **position flips**: from the judge's pairwise-vs-fans verdicts on the study's items
   (:func:`chatanime.judge.pairwise_summary.position_bias`).
 - **self-preference**: residual on systems of the judge's own family minus residual on the
@@ -50,7 +53,13 @@ from chatanime.annotate.analysis import (
 )
 from chatanime.corpus import HUMAN
 from chatanime.judge.bias import answer_length, model_family
-from chatanime.judge.calibrate import ItemKey, StudyRatings, load_study
+from chatanime.judge.calibrate import (
+    ItemKey,
+    StudyRatings,
+    load_study,
+    overall_humans,
+    overall_scores,
+)
 from chatanime.judge.pairwise_summary import PositionBias, load_verdicts, position_bias
 from chatanime.judge.rubric import METRICS
 from chatanime.metrics.agreement import correlations
@@ -79,7 +88,8 @@ class GroupBias:
 @dataclass(frozen=True)
 class LengthSensitivity:
     slope: float
-    """Judge points per 50 characters at equal human rating (and equal authorship)."""
+    """Points per 50 characters the judge gives *beyond* people (slope of ``judge - human``),
+    at equal authorship (human-written or not)."""
     lo: float
     hi: float
     n: int
@@ -167,7 +177,7 @@ def _metric_findings(m: MetricAudit) -> list[Finding]:
     if ln is not None and _excludes_zero(
         Estimate(ln.slope, ln.lo, ln.hi, ln.n), MATERIAL["length"]
     ):
-        text = f"{ln.slope:+.2f} points per {LENGTH_UNIT} characters at equal human rating"
+        text = f"{ln.slope:+.2f} points per {LENGTH_UNIT} characters beyond people's ratings"
         out.append(Finding("length", m.metric, ln.slope, ln.lo, ln.hi, text))
     sp = m.self_preference
     if sp is not None and _excludes_zero(sp.gap, MATERIAL["self"]):
@@ -193,26 +203,6 @@ class _Data:
     @property
     def residual(self) -> np.ndarray[Any, np.dtype[np.float64]]:
         return self.judge - self.human
-
-
-def _overall(per_metric: Mapping[str, Mapping[ItemKey, float]]) -> dict[ItemKey, float]:
-    """Items scored on all 9 metrics -> the mean of the 9."""
-    common = set.intersection(*(set(per_metric.get(m, {})) for m in METRICS))
-    return {k: float(np.mean([per_metric[m][k] for m in METRICS])) for k in common}
-
-
-def overall_humans(ratings: StudyRatings) -> HumanScores:
-    """Item -> annotator -> the annotator's mean over the 9 metrics (all 9 rated)."""
-    per: dict[tuple[ItemKey, str], list[float]] = defaultdict(list)
-    for metric in METRICS:
-        for item, by_person in ratings.humans(metric).items():
-            for person, value in by_person.items():
-                per[(item, person)].append(value)
-    out: HumanScores = defaultdict(dict)
-    for (item, person), values in per.items():
-        if len(values) == len(METRICS):
-            out[item][person] = float(np.mean(values))
-    return dict(out)
 
 
 def _lengths(ratings: StudyRatings, language: str) -> dict[ItemKey, float]:
@@ -253,6 +243,11 @@ def _cluster_mean(
     )
 
 
+def _subset_mean(data: _Data, mask: np.ndarray[Any, Any], **kw: Any) -> Estimate:
+    keys = [k for k, keep in zip(data.keys, mask, strict=True) if keep]
+    return _cluster_mean(data.residual[mask].tolist(), keys, **kw)
+
+
 def paired_gap(
     data: _Data, first: np.ndarray[Any, np.dtype[np.bool_]], second: np.ndarray[Any, Any], **kw: Any
 ) -> Estimate:
@@ -290,7 +285,7 @@ def length_sensitivity(data: _Data, level: float) -> LengthSensitivity | None:
     units = data.length / LENGTH_UNIT
     mixed = 0 < int(data.human_written.sum()) < len(data.keys)
     authorship = [data.human_written.astype(float)] if mixed else []
-    slope, lo, hi = ols_slope(data.judge, [units, data.human, *authorship], level)
+    slope, lo, hi = ols_slope(data.residual, [units, *authorship], level)
     human_slope, _, _ = ols_slope(data.human, [units, *authorship], level)
     within = {}
     for system in sorted({k[0] for k in data.keys}):
@@ -331,12 +326,8 @@ def audit_metric(
     group = None
     if hw.any() and (~hw).any():
         group = GroupBias(
-            _cluster_mean(
-                data.residual[hw].tolist(), [k for k, h in zip(data.keys, hw) if h], **kw
-            ),
-            _cluster_mean(
-                data.residual[~hw].tolist(), [k for k, h in zip(data.keys, hw) if not h], **kw
-            ),
+            _subset_mean(data, hw, **kw),
+            _subset_mean(data, ~hw, **kw),
             paired_gap(data, hw, ~hw, **kw),
         )
     return MetricAudit(
@@ -364,7 +355,7 @@ def audit_judge(
 ) -> JudgeAudit:
     """Audit ``judge``'s stored scores (and pairwise verdicts) on ``study``'s rated items.
 
-    Reads only; :func:`chatanime.judge.audit_run.judge_study` judges the items first.
+    Reads only; :func:`chatanime.judge.calibrate.judge_study` judges the items first.
     ``families`` maps model or system names to families where
     :func:`~chatanime.judge.bias.model_family` does not know them; ``language`` (default:
     the study's) decides whether length counts characters or words.
@@ -378,7 +369,7 @@ def audit_judge(
     audits = []
     for metric in (*METRICS, OVERALL):
         humans = overall_humans(ratings) if metric == OVERALL else ratings.humans(metric)
-        by_item = _overall(scores) if metric == OVERALL else scores.get(metric, {})
+        by_item = overall_scores(scores) if metric == OVERALL else scores.get(metric, {})
         data = _data(by_item, humans, lengths, writers)
         audits.append(
             audit_metric(metric, data, humans, by_item, family=family, families=families, **kw)

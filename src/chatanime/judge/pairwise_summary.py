@@ -158,12 +158,19 @@ def load_verdicts(
     systems: Collection[str] | None = None,
     characters: Collection[str] | None = None,
     scenarios: Collection[int] | None = None,
+    prompt_ref: str | None = None,
 ) -> list[Verdict]:
-    """Stored pairwise-vs-fans verdicts; an unscored judgment yields ``None`` per dimension."""
+    """Stored pairwise-vs-fans verdicts; an unscored judgment yields ``None`` per dimension.
+
+    ``prompt_ref`` keeps only verdicts given under that prompt version (the CLI uses it so
+    a new prompt's results are not pooled with an old one's).
+    """
     j = judgments
     where = [j.c.mode == MODE, j.c.benchmark == benchmark]
     if judges:
         where.append(j.c.judge_model.in_(list(judges)))
+    if prompt_ref:
+        where.append(j.c.prompt_ref == prompt_ref)
     cols = (j.c.id, j.c.judge_model, j.c.system, j.c.opponent, j.c.character, j.c.scenario)
     query = select(*cols, j.c.order, j.c.status).where(*where)
     values: dict[str, dict[str, float]] = defaultdict(dict)

@@ -24,8 +24,10 @@ English words for English benchmarks; see :mod:`chatanime.metrics.tokens`):
   hypergeometric formula behind HD-D), divided by K. Exact, so no random seed; K is the smallest
   group's n-gram count in the table (``DiversityTable.sample_sizes``).
 * ``mattr_<unit>``: moving-average type-token ratio (Covington & McFall 2010) over the group's
-  answers concatenated in id order, window 100 characters or 50 words (the plain type-token
-  ratio if the group is shorter than the window).
+  answers concatenated (by scenario then round, or by character slug then round), window 100
+  characters or 50 words (the plain type-token ratio if the group is shorter than the window).
+  Windows this size mostly see one or two answers, so MATTR rewards answers that are varied
+  *inside*; it is the length-controlled counterpart of distinct-1, not of self-BLEU.
 * ``self_bleu_<unit>``: see :mod:`chatanime.metrics.selfbleu`; **lower** = more diverse.
 * ``compression``: LZMA-compressed size of the group's answers joined by newlines divided by
   the sum of the answers' individually compressed sizes: near 1 when answers share nothing the
@@ -39,6 +41,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import astuple, dataclass, field, fields
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
@@ -237,6 +240,8 @@ def distinct_n_equal_size(
 ) -> float:
     """Expected distinct-n of ``size`` n-grams drawn without replacement (higher = more
     diverse); comparable across groups of different lengths. NaN if the group is smaller."""
+    if size < 1:
+        raise ValueError(f"size must be at least 1, not {size}")
     table = _one_group(answers, unit, language, n)
     _, total = distinct_counts(table)
     return float(expected_types(table, total, size)[0] / size)
@@ -312,11 +317,18 @@ class DiversityTable:
         known = ", ".join(m.id for m in self.metrics)
         raise KeyError(f"unknown diversity metric {metric_id!r}; known: {known}")
 
+    @cached_property
+    def _rows_by_key(self) -> dict[tuple[str, str, str], DiversityRow]:
+        return {(r.system, r.metric, r.grouping): r for r in self.rows}
+
     def row(self, system: str, metric: str, grouping: str = "character") -> DiversityRow:
-        for r in self.rows:
-            if (r.system, r.metric, r.grouping) == (system, metric, grouping):
-                return r
-        raise KeyError(f"no row for system {system!r}, metric {metric!r}, grouping {grouping!r}")
+        """The summary of ``metric`` for ``system`` over the groups of ``grouping``."""
+        try:
+            return self._rows_by_key[system, metric, grouping]
+        except KeyError:
+            raise KeyError(
+                f"no row for system {system!r}, metric {metric!r}, grouping {grouping!r}"
+            ) from None
 
     def ranking(self, metric: str, grouping: str = "character") -> list[str]:
         """Systems from most to least diverse on ``metric`` (systems without a value last)."""

@@ -26,6 +26,7 @@ import logging
 import multiprocessing
 import os
 import re
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -179,17 +180,30 @@ def chunks(items: Sequence[str], parts: int) -> list[list[str]]:
 
 
 def default_workers(n_texts: int) -> int:
-    """Worker processes to use: up to 2 cores, only for large inputs and where fork exists."""
-    if n_texts < PARALLEL_MIN_TEXTS or "fork" not in multiprocessing.get_all_start_methods():
+    """Worker processes to use: up to 2 cores, and only for inputs large enough to pay off."""
+    if n_texts < PARALLEL_MIN_TEXTS:
         return 1
     return max(1, min(2, os.cpu_count() or 1))
 
 
 def fork_pool(workers: int) -> Executor | None:
-    """A process pool of ``workers`` forked processes, or None for in-process work."""
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    """A pool of ``workers`` processes, or None for in-process work.
+
+    Forked when this process has a single thread (workers then share jieba's loaded
+    dictionary); a process with other threads (a web server, say) must not fork, so its
+    workers start from a fresh interpreter via ``forkserver`` and load jieba themselves.
+    """
+    if workers <= 1:
         return None
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    if _can_fork():
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+    return None
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def encode_words_async(
@@ -205,8 +219,8 @@ def encode_words_async(
     check_language(language)
     if executor is None or len(texts) < 2:
         return lambda: encode_words(texts, language)
-    if language == "zh":
-        _jieba()
+    if language == "zh" and _can_fork():
+        _jieba()  # before the (lazily started) workers fork, so that they share it
     futures = [executor.submit(encode_words, chunk, language) for chunk in chunks(texts, parts)]
     return lambda: merge_encoded([fut.result() for fut in futures])
 

@@ -13,23 +13,22 @@ Renderers (terminal, Markdown, CSV/JSON, HTML) only read a ``Report``; none reco
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from chatanime.corpus import HUMAN, Corpus
-from chatanime.report.aggregate import Leaderboard, build_leaderboard
 from chatanime.report.judged_diversity import (
     JudgedDiversity,
     judged_diversity_rows,
     summarise_judged_diversity,
 )
 from chatanime.report.labels import Labels, level_labels
+from chatanime.report.notes import Clock, Note, attempt
 from chatanime.report.overview import (
     EXAMPLE_SCENARIOS,
     CharacterLabel,
@@ -40,14 +39,8 @@ from chatanime.report.overview import (
     character_labels,
 )
 from chatanime.report.pairwise import PairwiseSection, pairwise_rows, summarise_pairwise
-from chatanime.report.scores import COLUMNS, ENSEMBLE, judge_scores, with_ensemble
-from chatanime.report.style_control import (
-    StyleControl,
-    answer_features,
-    item_features,
-    style_control,
-    system_style,
-)
+from chatanime.report.sources import SourceBoard, build_boards, collect_scores
+from chatanime.report.style_control import answer_features, item_features, system_style
 from chatanime.store import Store
 
 if TYPE_CHECKING:
@@ -55,34 +48,8 @@ if TYPE_CHECKING:
     from chatanime.judge.bias import BiasReport
     from chatanime.metrics.diversity import DiversityTable
 
-SourceKind = Literal["judge", "ensemble", "human"]
-T = TypeVar("T")
-
 JUDGE_COMMAND = "chatanime judge --judge <provider/model>"
 ANNOTATE_COMMAND = "chatanime annotate --help"
-
-
-@dataclass(frozen=True)
-class Note:
-    """A message the report shows above the numbers (``warning``: something is missing)."""
-
-    kind: Literal["info", "warning"]
-    text: str
-    commands: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SourceBoard:
-    """The leaderboard of one score source, with its style-controlled ranking."""
-
-    source: str
-    kind: SourceKind
-    board: Leaderboard
-    style: StyleControl | None = None
-
-    @property
-    def label(self) -> str:
-        return self.source.split(":", 1)[1] if ":" in self.source else self.source
 
 
 @dataclass
@@ -105,6 +72,7 @@ class Report:
     studies: list[StudyAnalysis] = field(default_factory=list)
     examples: tuple[ExampleItem, ...] = ()
     example_scenarios: tuple[int, ...] = EXAMPLE_SCENARIOS
+    pairs: tuple[tuple[str, str], ...] = ()  # system-vs-system comparisons asked for
     notes: list[Note] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per section (benchmarks)
 
@@ -126,93 +94,11 @@ class Report:
         return None
 
 
-class Clock:
-    """Seconds spent per section, kept in ``Report.timings`` for the benchmark script."""
-
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
-        self._last = now
-
-
-def _kind(source: str) -> SourceKind:
-    if source == ENSEMBLE:
-        return "ensemble"
-    return "human" if source.startswith("human:") else "judge"
-
-
 def _package_version() -> str:
     try:
         return version("chatanime")
     except PackageNotFoundError:
         return "unknown"
-
-
-def _attempt(notes: list[Note], section: str, build: Callable[[], T]) -> T | None:
-    """Run one optional section; a failure becomes a warning note (the report goes on)."""
-    try:
-        return build()
-    except Exception as exc:  # a broken section must not sink the main command
-        notes.append(Note("warning", f"{section}: not shown ({type(exc).__name__}: {exc})"))
-        return None
-
-
-def collect_scores(
-    store: Store, *, benchmark: str, judges: Sequence[str] | None, notes: list[Note]
-) -> pd.DataFrame:
-    """Judge scores (+ ensemble) and human ratings, each under its own ``source`` label."""
-    frames = []
-    judged = _attempt(
-        notes, "judge scores", lambda: judge_scores(store, benchmark=benchmark, judges=judges)
-    )
-    if judged is not None and not judged.empty:
-        frames.append(with_ensemble(judged))
-    if not judges:
-        from chatanime.report.human import human_scores
-
-        rated = _attempt(notes, "human ratings", lambda: human_scores(store))
-        if rated is not None and not rated.empty:
-            frames.append(rated)
-    if not frames:
-        return pd.DataFrame(columns=list(COLUMNS))
-    return pd.concat(frames, ignore_index=True)
-
-
-def build_boards(
-    scores: pd.DataFrame,
-    corpus: Corpus,
-    features: pd.DataFrame | None,
-    *,
-    n_boot: int,
-    seed: int,
-    notes: list[Note],
-) -> list[SourceBoard]:
-    """One leaderboard (and style-controlled ranking) per source, judges first."""
-    personas = {s.id: str(s.persona) for s in corpus.benchmark.scenarios}
-
-    def persona_of(scenario: int) -> str:
-        return personas.get(int(scenario), "unknown")
-
-    order = {"ensemble": 0, "judge": 1, "human": 2}
-    sources = sorted(scores["source"].unique(), key=lambda s: (order[_kind(s)], s))
-    boards = []
-    for source in sources:
-        board = build_leaderboard(scores, source, persona_of=persona_of, n_boot=n_boot, seed=seed)
-        style = None if features is None else _style(scores, source, features, notes)
-        boards.append(SourceBoard(source, _kind(source), board, style))
-    return boards
-
-
-def _style(
-    scores: pd.DataFrame, source: str, features: pd.DataFrame, notes: list[Note]
-) -> StyleControl | None:
-    return _attempt(
-        notes, f"style control ({source})", lambda: style_control(scores, source, features)
-    )
 
 
 def _unscored_note(boards: Sequence[SourceBoard]) -> Note | None:
@@ -282,11 +168,13 @@ def build_report(
     example_scenarios: Sequence[int] = EXAMPLE_SCENARIOS,
     diversity: bool = True,
     title: str | None = None,
+    pairs: Sequence[tuple[str, str]] = (),
 ) -> Report:
     """The full report for ``corpus``, with whatever scores ``store`` holds.
 
     ``judges`` restricts the judge sources (and then leaves human ratings out); ``diversity``
-    can be turned off for quick looks (the main command always computes it).
+    can be turned off for quick looks (the main command always computes it); ``pairs`` adds
+    paired comparisons of two systems (A, B) on matched items, beside each system vs fans.
     """
     notes: list[Note] = []
     language = corpus.benchmark.language
@@ -304,10 +192,11 @@ def build_report(
         n_boot=n_boot,
         examples=build_examples(corpus, example_scenarios),
         example_scenarios=tuple(example_scenarios),
+        pairs=tuple(pairs),
     )
     clock.lap("overview and examples")
     if diversity:
-        report.diversity = _attempt(notes, "automatic diversity", lambda: _diversity(corpus))
+        report.diversity = attempt(notes, "automatic diversity", lambda: _diversity(corpus))
         clock.lap("diversity")
     if store is not None:
         _add_store_sections(report, corpus, store, per_answer, judges, seed, notes)
@@ -343,24 +232,30 @@ def _add_store_sections(
     scores = collect_scores(store, benchmark=bench, judges=judges, notes=notes)
     if not scores.empty:
         features = item_features(per_answer)
-        boards = _attempt(
+        boards = attempt(
             notes,
             "leaderboards",
             lambda: build_boards(
-                scores, corpus, features, n_boot=report.n_boot, seed=seed, notes=notes
+                scores,
+                corpus,
+                features,
+                n_boot=report.n_boot,
+                seed=seed,
+                notes=notes,
+                pairs=report.pairs,
             ),
         )
         report.boards = boards or []
     known = set(report.systems)
     report.systems += sorted({s for b in report.boards for s in b.board.systems} - known)
-    rows = _attempt(
+    rows = attempt(
         notes, "pairwise vs fans", lambda: pairwise_rows(store, benchmark=bench, judges=judges)
     )
     if rows is not None and not rows.empty:
         report.pairwise = summarise_pairwise(rows, n_boot=report.n_boot, seed=seed)
     if report.judge_boards:
-        report.bias = _attempt(notes, "judge bias checks", lambda: _bias(corpus, store, judges))
-    rated = _attempt(
+        report.bias = attempt(notes, "judge bias checks", lambda: _bias(corpus, store, judges))
+    rated = attempt(
         notes,
         "judged diversity",
         lambda: judged_diversity_rows(store, benchmark=bench, judges=judges),
@@ -370,7 +265,7 @@ def _add_store_sections(
     if not judges:
         from chatanime.report.human import study_analyses
 
-        studies = _attempt(notes, "human studies", lambda: study_analyses(store, seed=seed))
+        studies = attempt(notes, "human studies", lambda: study_analyses(store, seed=seed))
         report.studies = studies or []
 
 

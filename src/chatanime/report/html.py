@@ -29,6 +29,7 @@ from chatanime.report.views import (
     estimate_text,
     examples_payload,
     headline_metrics,
+    pair_rows,
     persona_table,
     stars,
     style_rows,
@@ -115,6 +116,7 @@ def board_view(report: Report, sb: SourceBoard, colours: dict[str, str]) -> dict
         "rows": board_rows(sb.board),
         "levels": list(LEVELS),
         "comparisons": comparison_matrix(sb.board),
+        "pairs": pair_rows(sb.board),
         "personas": persona_table(sb.board),
         "style": style_view(sb, colours, report.labels),
     }

@@ -24,6 +24,7 @@ SHORT: dict[str, str] = {
     "roleplay": "Role-play",
     "emotional": "Emotional",
     "overall": "Overall",
+    "diversity": "Diversity",
 }
 _ZH_FALLBACK = {"overall": "总分"}
 
@@ -53,6 +54,7 @@ def level_labels(language: str = "zh") -> Labels:
             native[m] = rubric.metric(m).name
         for d in DIMENSIONS:
             native[d] = rubric.dimension(d).name
+        native["diversity"] = rubric.spec.diversity.name
     except Exception:  # labels are cosmetic: a broken rubric must not break the report
         pass
     dimension_of = {m: d for d, ms in DIMENSIONS.items() for m in ms}

@@ -18,6 +18,7 @@ from chatanime.report.views import (
     diversity_rows,
     estimate_text,
     headline_metrics,
+    pair_rows,
     rank_text,
     style_rows,
 )
@@ -76,6 +77,20 @@ def _board(report: Report, sb: SourceBoard) -> list[str]:
             (
                 [c.system, *(comparison_text(c.cells.get(lvl)) for lvl in levels)]
                 for c in comparisons
+            ),
+        )
+    pairs = pair_rows(sb.board)
+    if pairs:
+        out += ["### System against system (first − second on matched items; Holm)", ""]
+        levels = [*LEVELS_SHOWN, *METRICS]
+        out += table(
+            ["Pair", *(labels.short[lvl] for lvl in levels)],
+            (
+                [
+                    f"{p.system} − {p.baseline}",
+                    *(comparison_text(p.cells.get(lvl)) for lvl in levels),
+                ]
+                for p in pairs
             ),
         )
     style = style_rows(sb)

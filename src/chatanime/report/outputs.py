@@ -76,6 +76,14 @@ def write_report(report: Report, fmt: str, out: Path | None = None) -> Path:
     return path
 
 
+def parse_pair(text: str) -> tuple[str, str]:
+    """``gpt-4.1:deepseek-v3`` -> ("gpt-4.1", "deepseek-v3")."""
+    first, sep, second = text.partition(":")
+    if not sep or not first or not second or first == second:
+        raise DataError(f"--compare {text!r}: expected two different systems as A:B")
+    return first, second
+
+
 def make_report(
     *,
     data: Path | None = None,
@@ -85,14 +93,21 @@ def make_report(
     judges: Sequence[str] | None = None,
     n_boot: int = 2000,
     seed: int = 0,
+    compare: Sequence[str] = (),
 ) -> Report:
-    """Find (or download) the release, read whatever scores exist, build the report."""
+    """Find (or download) the release, read whatever scores exist, build the report.
+
+    ``compare`` holds ``A:B`` pairs of systems to test against each other (besides each
+    system against the fans)."""
     if n_boot < 1:
         raise DataError(f"--n-boot must be at least 1, got {n_boot}")
+    pairs = [parse_pair(text) for text in compare]
     corpus = load_corpus(data, extra=list(extra), benchmark=benchmark)
     store = report_store(store_url)
     try:
-        return build_report(corpus, store, judges=judges or None, n_boot=n_boot, seed=seed)
+        return build_report(
+            corpus, store, judges=judges or None, n_boot=n_boot, seed=seed, pairs=pairs
+        )
     finally:
         if store is not None:
             store.dispose()

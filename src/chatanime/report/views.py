@@ -122,6 +122,16 @@ def comparison_matrix(board: Leaderboard, baseline: str = "human") -> list[Compa
     return rows
 
 
+def pair_rows(board: Leaderboard, baseline: str = "human") -> list[ComparisonRow]:
+    """The extra system-vs-system comparisons (``--compare A:B``), in the order asked."""
+    rows: dict[tuple[str, str], ComparisonRow] = {}
+    for c in board.comparisons:
+        if c.baseline != baseline:
+            rows.setdefault((c.system, c.baseline), ComparisonRow(c.system, c.baseline))
+            rows[(c.system, c.baseline)].cells[c.level] = c
+    return list(rows.values())
+
+
 def comparison_text(c: Comparison | None) -> str:
     """``+0.12**`` — mean difference on matched items with Holm significance marks."""
     if c is None:

@@ -1,0 +1,105 @@
+"""Score sources and their leaderboards: judges, the judge ensemble, human studies.
+
+Sources are never pooled: :func:`collect_scores` returns one long table whose ``source``
+column says where each score came from, and :func:`build_boards` builds one leaderboard (with
+its style-controlled ranking) per source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+from chatanime.corpus import Corpus
+from chatanime.report.aggregate import Leaderboard, build_leaderboard
+from chatanime.report.notes import Note, attempt
+from chatanime.report.scores import COLUMNS, ENSEMBLE, judge_scores, with_ensemble
+from chatanime.report.style_control import StyleControl, style_control
+from chatanime.store import Store
+
+SourceKind = Literal["judge", "ensemble", "human"]
+
+
+@dataclass(frozen=True)
+class SourceBoard:
+    """The leaderboard of one score source, with its style-controlled ranking."""
+
+    source: str
+    kind: SourceKind
+    board: Leaderboard
+    style: StyleControl | None = None
+
+    @property
+    def label(self) -> str:
+        return self.source.split(":", 1)[1] if ":" in self.source else self.source
+
+
+def source_kind(source: str) -> SourceKind:
+    if source == ENSEMBLE:
+        return "ensemble"
+    return "human" if source.startswith("human:") else "judge"
+
+
+def collect_scores(
+    store: Store, *, benchmark: str, judges: Sequence[str] | None, notes: list[Note]
+) -> pd.DataFrame:
+    """Judge scores (+ ensemble) and human ratings, each under its own ``source`` label."""
+    frames = []
+    judged = attempt(
+        notes, "judge scores", lambda: judge_scores(store, benchmark=benchmark, judges=judges)
+    )
+    if judged is not None and not judged.empty:
+        frames.append(with_ensemble(judged))
+    if not judges:
+        from chatanime.report.human import human_scores
+
+        rated = attempt(notes, "human ratings", lambda: human_scores(store))
+        if rated is not None and not rated.empty:
+            frames.append(rated)
+    if not frames:
+        return pd.DataFrame(columns=list(COLUMNS))
+    return pd.concat(frames, ignore_index=True)
+
+
+def build_boards(
+    scores: pd.DataFrame,
+    corpus: Corpus,
+    features: pd.DataFrame | None,
+    *,
+    n_boot: int,
+    seed: int,
+    notes: list[Note],
+    pairs: Sequence[tuple[str, str]] = (),
+) -> list[SourceBoard]:
+    """One leaderboard (and style-controlled ranking) per source, judges first.
+
+    Every source compares each system with ``human``; ``pairs`` adds system-vs-system
+    comparisons (only pairs whose two systems both have scores in that source)."""
+    personas = {s.id: str(s.persona) for s in corpus.benchmark.scenarios}
+
+    def persona_of(scenario: int) -> str:
+        return personas.get(int(scenario), "unknown")
+
+    order = {"ensemble": 0, "judge": 1, "human": 2}
+    sources = sorted(scores["source"].unique(), key=lambda s: (order[source_kind(s)], s))
+    boards = []
+    for source in sources:
+        present = set(scores.loc[scores.source == source, "system"])
+        wanted = [(a, b) for a, b in pairs if a in present and b in present]
+        board = build_leaderboard(
+            scores, source, persona_of=persona_of, pairs=wanted, n_boot=n_boot, seed=seed
+        )
+        style = None if features is None else _style(scores, source, features, notes)
+        boards.append(SourceBoard(source, source_kind(source), board, style))
+    return boards
+
+
+def _style(
+    scores: pd.DataFrame, source: str, features: pd.DataFrame, notes: list[Note]
+) -> StyleControl | None:
+    return attempt(
+        notes, f"style control ({source})", lambda: style_control(scores, source, features)
+    )
