@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,16 +81,21 @@ def answer(i: int, round_: int = 1) -> str:
 
 
 def wait_status(
-    client: Any, path: str, states: tuple[str, ...] = ("ready",), timeout: float = 30.0
+    client: Any,
+    path: str,
+    states: tuple[str, ...] = ("ready",),
+    timeout: float = 30.0,
+    until: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any]:
-    """Poll ``path/status`` (as the page does) until the state is one of ``states``."""
+    """Poll ``path/status`` (as the page does) until the state is one of ``states`` (and
+    ``until`` holds)."""
     deadline = time.monotonic() + timeout
     last: dict[str, Any] = {}
     while time.monotonic() < deadline:
         response = client.get(f"{path}/status")
         assert response.status_code == 200, response.text
         last = response.json()
-        if last["state"] in states:
+        if last["state"] in states and (until is None or until(last)):
             return last
         time.sleep(0.05)
     raise AssertionError(f"status of {path} stayed {last} (wanted {states})")

@@ -65,10 +65,12 @@ def test_a_429_is_retried_and_counted(
     client: TestClient, sqlite_store: Store, fake_server: FakeServer
 ) -> None:
     study = _study(sqlite_store)
-    fake_server.script(MODEL, [{"fault": "429", "retry_after": 0}])
+    fake_server.script(MODEL, [{"fault": "429", "retry_after": 1}])
     path = _answer_round1(client, study)
+    slow = wait_status(client, path, ("running",), until=lambda s: s["slow"])
+    assert slow["failed_calls"] == 1  # the page can say "retrying" during the back-off
     wait_status(client, path)
-    assert _calls(sqlite_store) == [(1, "accepted", 1)]
+    assert _calls(sqlite_store) == [(1, "retry", 1), (1, "accepted", 1)]
     assert fake_server.stats()["by_model"][MODEL] == {"429": 1, "ok": 1}
     assert _dialogue(sqlite_store).question_r2 is not None
 
@@ -87,7 +89,7 @@ def test_persistent_500s_fail_visibly_keep_the_answer_and_retry(
     row = _dialogue(sqlite_store)
     assert row.answer_r1 == answer(1) and row.question_r2 is None
     assert row.sim_failures == 1 and "HTTP 500" in row.sim_error
-    assert _calls(sqlite_store) == [(1, "error", 2)]
+    assert _calls(sqlite_store) == [(1, "retry", 1), (1, "retry", 2), (1, "error", 2)]
 
     csrf, dialogue = fields(page)
     fake_server.script(MODEL, [{"fault": "500"}] * 3)
@@ -100,7 +102,12 @@ def test_persistent_500s_fail_visibly_keep_the_answer_and_retry(
     row = _dialogue(sqlite_store)
     assert row.answer_r1 == answer(1) and row.question_r2 is not None
     assert (row.sim_runs, row.sim_failures, row.sim_error) == (3, 2, None)
-    assert _calls(sqlite_store) == [(1, "error", 2), (2, "error", 2), (3, "accepted", 0)]
+    outcomes = [(run, outcome) for run, outcome, _ in _calls(sqlite_store)]
+    assert outcomes == [
+        *[(1, o) for o in ("retry", "retry", "error")],
+        *[(2, o) for o in ("retry", "retry", "error")],
+        (3, "accepted"),
+    ]
 
 
 def test_a_reply_slower_than_the_timeout_is_retried(
@@ -111,7 +118,7 @@ def test_a_reply_slower_than_the_timeout_is_retried(
     with TestClient(create_app(sqlite_store), follow_redirects=False) as client:
         path = _answer_round1(client, study)
         wait_status(client, path)
-    assert _calls(sqlite_store) == [(1, "accepted", 1)]
+    assert _calls(sqlite_store) == [(1, "retry", 1), (1, "accepted", 1)]
     assert fake_server.stats()["by_model"][MODEL] == {"timeout": 1, "ok": 1}
 
 

@@ -63,12 +63,25 @@ def insert_judge_scores(
         status = "unscored" if (d.system, d.character, d.scenario) in skip else "scored"
         judgments.append(
             dict(
-                id=jid, run_id=f"run-{judge}", mode="pointwise", judge_model=judge,
-                prompt_ref="p", rubric_ref="r", benchmark=benchmark, system=d.system,
-                opponent=None, order=None, character=d.character, scenario=d.scenario,
-                status=status, rationale=None, raw_text="{}", error=None, created_at=NOW,
+                id=jid,
+                run_id=f"run-{judge}",
+                mode="pointwise",
+                judge_model=judge,
+                prompt_ref="p",
+                rubric_ref="r",
+                benchmark=benchmark,
+                system=d.system,
+                opponent=None,
+                order=None,
+                character=d.character,
+                scenario=d.scenario,
+                status=status,
+                rationale=None,
+                raw_text="{}",
+                error=None,
+                created_at=NOW,
             )
-        )  # fmt: skip
+        )
         if status != "scored":
             continue
         base = 3.0 + offsets.get(d.system, 0.0) + style_effect * zi
@@ -109,13 +122,25 @@ def insert_pairwise(
             jid = _jid("pair", judge, d.system, d.character, d.scenario, order)
             judgments.append(
                 dict(
-                    id=jid, run_id=f"run-pair-{judge}", mode="pairwise-vs-fans", judge_model=judge,
-                    prompt_ref="p", rubric_ref="r", benchmark=benchmark, system=d.system,
-                    opponent="human", order=order, character=d.character,
-                    scenario=d.scenario, status="scored", rationale=None, raw_text="{}",
-                    error=None, created_at=NOW,
+                    id=jid,
+                    run_id=f"run-pair-{judge}",
+                    mode="pairwise-vs-fans",
+                    judge_model=judge,
+                    prompt_ref="p",
+                    rubric_ref="r",
+                    benchmark=benchmark,
+                    system=d.system,
+                    opponent="human",
+                    order=order,
+                    character=d.character,
+                    scenario=d.scenario,
+                    status="scored",
+                    rationale=None,
+                    raw_text="{}",
+                    error=None,
+                    created_at=NOW,
                 )
-            )  # fmt: skip
+            )
             for dim, v in verdicts.items():
                 flipped = order == "BA" and rng.random() < flip_prob
                 value = -v if flipped and v != 0 else (0.0 if flipped else v)

@@ -138,7 +138,16 @@ def test_style_control_and_pairwise_sections_exist(judged: build.Report) -> None
     assert judged.pairwise.judges == ["fake/judge-a"]
     gpt = [c for c in judged.pairwise.cells if c.system == "gpt-4.1"]
     assert {c.dimension for c in gpt} == {"basic", "roleplay", "emotional"}
-    assert all(c.win > c.loss for c in gpt)
+    assert all(c.win.mean > c.loss.mean and c.net.mean > 0 for c in gpt)
+    assert all(c.n_items == len(CHARACTERS) * len(SCENARIOS) for c in gpt)
+
+
+def test_pairwise_section_is_the_judge_modules_summary(
+    judged: build.Report, judged_store: Store
+) -> None:
+    from chatanime.judge.pairwise_summary import summarise_vs_fans
+
+    assert judged.pairwise == summarise_vs_fans(judged_store, n_boot=300, seed=0)
 
 
 def test_judge_filter_restricts_sources(small_corpus: Corpus, judged_store: Store) -> None:

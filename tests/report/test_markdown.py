@@ -56,7 +56,7 @@ def test_sections_and_notes(md: str) -> None:
     for heading in (
         "### Against the fans",
         "### Style-controlled ranking (overall)",
-        "## Each system against the fans (pairwise judge, both orders)",
+        "## Each system against the fans (pairwise judge, both orders combined)",
         "## Automatic response diversity (`automatic:diversity`)",
         "## Corpus overview",
     ):

@@ -28,7 +28,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatanime.annotate import ensure_schema
-from chatanime.annotate.collect_sim import LEASE_S, ModelFactory, SimWorker
+from chatanime.annotate.collect_sim import LEASE_S, ModelFactory
+from chatanime.annotate.collect_worker import SimWorker
 from chatanime.annotate.security import install_log_redaction, uvicorn_log_config
 from chatanime.annotate.wording import ui_text
 from chatanime.backends.base import ChatModel

@@ -34,7 +34,8 @@ from chatanime.annotate.collect_answers import (
     save_round2,
 )
 from chatanime.annotate.collect_quiz import grade
-from chatanime.annotate.collect_sim import SimWorker, needs_worker, request_retry, round2_status
+from chatanime.annotate.collect_sim import needs_worker, request_retry, round2_status
+from chatanime.annotate.collect_worker import SimWorker
 from chatanime.annotate.security import check_csrf, csrf_token, new_token
 from chatanime.annotate.wording import ui_text
 from chatanime.errors import DataError
@@ -220,7 +221,6 @@ def _show(
         states = completion(conn, respondent)
     draft = task.draft_r1 if task.stage == "r1" else task.draft_r2
     text = entered if entered is not None else draft
-    auto = respondent.config["simulator"]
 
     def make(nonce: str) -> Response:
         context = {
@@ -235,7 +235,6 @@ def _show(
             "restored": bool(draft) and entered is None,
             "error": error,
             "counter": _counter(respondent, text),
-            "auto_retry_s": auto.get("auto_retry_after_s", 10),
             "prev": task.position - 1 if task.position > 1 else None,
             "next": task.position + 1 if task.position < respondent.total else None,
         }

@@ -16,11 +16,9 @@ retries), and the kept question records the simulator's model, prompt ref and at
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +35,7 @@ from chatanime.backends.base import (
     GenerationParams,
     ModelError,
 )
-from chatanime.backends.retry import RetryingModel, RetryPolicy
+from chatanime.backends.retry import RetryEvent, RetryingModel, RetryPolicy
 from chatanime.characters import Character
 from chatanime.scenarios import Scenario
 from chatanime.simulator import (
@@ -51,7 +49,6 @@ from chatanime.simulator import (
 ModelFactory = Callable[[str], ChatModel]
 LEASE_S = 15.0
 SLOW_AFTER_S = 8.0
-MAX_CONCURRENT = 32
 
 
 @dataclass(frozen=True)
@@ -193,7 +190,9 @@ def needs_worker(status: str | None, lease_until: float | None) -> bool:
 
 class RecordingContext:
     """The :class:`chatanime.runner.CallContext` of one round-2 job: each call goes through
-    the retry wrapper, and is recorded with the simulator's own verdict on it."""
+    the retry wrapper, and every HTTP request is a ``collect_sim_calls`` row: ``retry`` for
+    a failed try that will be retried (written at once, so the waiting page can say it is
+    retrying), then ``error``, or ``accepted`` / ``rejected`` with the simulator's verdict."""
 
     def __init__(
         self,
@@ -209,6 +208,7 @@ class RecordingContext:
         self._policy = policy
         self._rules = rules
         self._names = character_names(job.character)
+        self._last_write: asyncio.Future[None] | None = None
 
     async def call(
         self,
@@ -220,21 +220,34 @@ class RecordingContext:
         params: GenerationParams,
         prompt_ref: str,
     ) -> ChatResponse:
-        wrapped = RetryingModel(self._model_for(model), self._policy)
+        def on_retry(event: RetryEvent) -> None:
+            detail = f"{_error(event.error)}; retrying in {event.delay:.1f} s"
+            self._write(self._row(step, model, prompt_ref, "retry", None, detail, event.attempt))
+
+        wrapped = RetryingModel(self._model_for(model), self._policy, on_retry=on_retry)
         try:
             response = await wrapped.chat(messages, params)
         except ModelError as exc:
-            await self._record(step, model, prompt_ref, "error", None, _error(exc), wrapped, None)
+            error = _error(exc)
+            await self._write(
+                self._row(step, model, prompt_ref, "error", None, error, wrapped.retries)
+            )
             raise
         verdict = check_user_turn(response.text, names=self._names, rules=self._rules)
-        outcome = "accepted" if verdict.ok else "rejected"
-        detail = "; ".join(verdict.reasons) or None
-        await self._record(
-            step, model, prompt_ref, outcome, response.text, detail, wrapped, response.latency_s
+        row = self._row(
+            step,
+            model,
+            prompt_ref,
+            "accepted" if verdict.ok else "rejected",
+            response.text,
+            "; ".join(verdict.reasons) or None,
+            wrapped.retries,
         )
+        row["latency_s"] = response.latency_s
+        await self._write(row)
         return response
 
-    async def _record(
+    def _row(
         self,
         step: str,
         model: str,
@@ -242,10 +255,9 @@ class RecordingContext:
         outcome: str,
         text: str | None,
         detail: str | None,
-        wrapped: RetryingModel,
-        latency: float | None,
-    ) -> None:
-        row = {
+        retries: int,
+    ) -> dict[str, Any]:
+        return {
             "dialogue_id": self._job.dialogue_id,
             "run": self._job.run,
             "step": step,
@@ -254,11 +266,22 @@ class RecordingContext:
             "outcome": outcome,
             "text": text,
             "detail": detail,
-            "retries": wrapped.retries,
-            "latency_s": latency,
+            "retries": retries,
+            "latency_s": None,
             "created_at": now_iso(),
         }
-        await asyncio.to_thread(_insert_call, self._engine, row)
+
+    def _write(self, row: dict[str, Any]) -> asyncio.Future[None]:
+        """Insert after the previous write (rows keep the order of the requests)."""
+        previous = self._last_write
+
+        async def write() -> None:
+            if previous is not None:
+                await previous
+            await asyncio.to_thread(_insert_call, self._engine, row)
+
+        self._last_write = asyncio.ensure_future(write())
+        return self._last_write
 
 
 def _insert_call(engine: Engine, row: dict[str, Any]) -> None:
@@ -300,111 +323,6 @@ async def produce_round2(engine: Engine, job: Round2Job, model_for: ModelFactory
         return await asyncio.to_thread(finish_ok, engine, job, text, attempt, simulator.prompt.ref)
     await asyncio.to_thread(finish_failed, engine, job, error)
     return False
-
-
-class SimWorker:
-    """Runs round-2 jobs on its own event loop thread, so a page request never waits for a
-    model. ``submit`` is thread-safe and cheap: a dialogue already in hand is skipped."""
-
-    def __init__(
-        self, engine: Engine, model_for: ModelFactory, *, lease_s: float = LEASE_S
-    ) -> None:
-        self._engine = engine
-        self._factory = model_for
-        self.lease_s = lease_s
-        self._models: dict[str, ChatModel] = {}
-        self._active: set[str] = set()
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._gate: asyncio.Semaphore | None = None
-
-    def _model(self, name: str) -> ChatModel:
-        if name not in self._models:
-            self._models[name] = self._factory(name)
-        return self._models[name]
-
-    def _ensure_started(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                ready = threading.Event()
-
-                def run() -> None:
-                    asyncio.set_event_loop(loop)
-                    self._gate = asyncio.Semaphore(MAX_CONCURRENT)
-                    loop.call_soon(ready.set)
-                    loop.run_forever()
-
-                self._thread = threading.Thread(target=run, name="collect-sim", daemon=True)
-                self._thread.start()
-                ready.wait(10)
-                self._loop = loop
-            return self._loop
-
-    def submit(self, dialogue_id: str) -> bool:
-        """Start the dialogue's job unless this process already runs it."""
-        with self._lock:
-            if dialogue_id in self._active:
-                return False
-            self._active.add(dialogue_id)
-        loop = self._ensure_started()
-        self._spawn(loop, self._run(dialogue_id))
-        return True
-
-    @staticmethod
-    def _spawn(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> None:
-        asyncio.run_coroutine_threadsafe(coro, loop)
-
-    async def _run(self, dialogue_id: str) -> None:
-        try:
-            assert self._gate is not None
-            async with self._gate:
-                job = await asyncio.to_thread(claim, self._engine, dialogue_id, self.lease_s)
-                if job is None:
-                    return
-                beat = asyncio.create_task(self._heartbeat(job))
-                try:
-                    await produce_round2(self._engine, job, self._model)
-                finally:
-                    beat.cancel()
-        finally:
-            with self._lock:
-                self._active.discard(dialogue_id)
-
-    async def _heartbeat(self, job: Round2Job) -> None:
-        while True:
-            await asyncio.sleep(self.lease_s / 3)
-            await asyncio.to_thread(renew, self._engine, job, self.lease_s)
-
-    def idle(self) -> bool:
-        with self._lock:
-            return not self._active
-
-    def stop(self) -> None:
-        """Cancel running jobs (their leases expire; a later look claims them again)."""
-        with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = None
-        if loop is None:
-            return
-
-        async def shutdown() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for model in self._models.values():
-                close = getattr(model, "aclose", None)
-                if close is not None:
-                    with contextlib.suppress(Exception):
-                        await close()
-
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        if thread is not None:
-            thread.join(timeout=10)
 
 
 def round2_status(engine: Engine, dialogue_id: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,8 @@ from chatanime.corpus import EXPORT_FORMATS, Corpus, export_corpus, load_corpus,
 from chatanime.errors import DataError
 from chatanime.release import download_release
 
-console = Console()
+# Piped output (a file, a test, CI logs) gets a wide console instead of ellipses.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 DataOpt = Annotated[
     Path | None,
@@ -50,7 +52,7 @@ def info(data: DataOpt = None, extra: ExtraOpt = None, benchmark: BenchOpt = "ch
         f"≤{limit}",
         "len q2",
     ):
-        table.add_column(col, justify="left" if col == "system" else "right")
+        table.add_column(col, justify="left" if col == "system" else "right", no_wrap=True)
     for s in summarise(corpus):
         table.add_row(
             s.system,

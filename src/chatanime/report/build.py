@@ -38,7 +38,6 @@ from chatanime.report.overview import (
     build_overview,
     character_labels,
 )
-from chatanime.report.pairwise import PairwiseSection, pairwise_rows, summarise_pairwise
 from chatanime.report.sources import SourceBoard, build_boards, collect_scores
 from chatanime.report.style_control import answer_features, item_features, system_style
 from chatanime.store import Store
@@ -46,6 +45,7 @@ from chatanime.store import Store
 if TYPE_CHECKING:
     from chatanime.annotate.analysis import StudyAnalysis
     from chatanime.judge.bias import BiasReport
+    from chatanime.judge.pairwise_summary import VsFansSummary
     from chatanime.metrics.diversity import DiversityTable
 
 JUDGE_COMMAND = "chatanime judge --judge <provider/model>"
@@ -66,7 +66,7 @@ class Report:
     n_boot: int
     diversity: DiversityTable | None = None
     boards: list[SourceBoard] = field(default_factory=list)
-    pairwise: PairwiseSection | None = None
+    pairwise: VsFansSummary | None = None
     bias: BiasReport | None = None
     judged_diversity: list[JudgedDiversity] = field(default_factory=list)
     studies: list[StudyAnalysis] = field(default_factory=list)
@@ -212,6 +212,14 @@ def _diversity(corpus: Corpus) -> DiversityTable:
     return diversity_table(corpus.answers(), language=corpus.benchmark.language)
 
 
+def _vs_fans(
+    store: Store, bench: str, judges: Sequence[str] | None, report: Report, seed: int
+) -> VsFansSummary:
+    from chatanime.judge.pairwise_summary import summarise_vs_fans
+
+    return summarise_vs_fans(store, benchmark=bench, judges=judges, n_boot=report.n_boot, seed=seed)
+
+
 def _bias(corpus: Corpus, store: Store, judges: Sequence[str] | None) -> BiasReport:
     from chatanime.judge.bias import answer_lengths, bias_report
 
@@ -248,11 +256,11 @@ def _add_store_sections(
         report.boards = boards or []
     known = set(report.systems)
     report.systems += sorted({s for b in report.boards for s in b.board.systems} - known)
-    rows = attempt(
-        notes, "pairwise vs fans", lambda: pairwise_rows(store, benchmark=bench, judges=judges)
+    summary = attempt(
+        notes, "pairwise vs fans", lambda: _vs_fans(store, bench, judges, report, seed)
     )
-    if rows is not None and not rows.empty:
-        report.pairwise = summarise_pairwise(rows, n_boot=report.n_boot, seed=seed)
+    if summary is not None and summary.cells:
+        report.pairwise = summary
     if report.judge_boards:
         report.bias = attempt(notes, "judge bias checks", lambda: _bias(corpus, store, judges))
     rated = attempt(

@@ -201,12 +201,15 @@ def _pairwise_view(report: Report, colours: dict[str, str]) -> list[dict[str, An
         return []
     out = []
     for judge in report.pairwise.judges:
-        cells = report.pairwise.for_judge(judge)
+        cells = [c for c in report.pairwise.cells if c.judge == judge]
         dims = list(dict.fromkeys(c.dimension for c in cells))
         systems = [s for s in report.systems if any(c.system == s for c in cells)]
         data = {
             (c.system, c.dimension): bars.WinTieLoss(
-                c.win, c.tie, c.loss, bars.Interval(c.net.mean, c.net.lo, c.net.hi, c.net.n)
+                c.win.mean,
+                c.tie.mean,
+                c.loss.mean,
+                bars.Interval(c.net.mean, c.net.lo, c.net.hi, c.net.n),
             )
             for c in cells
         }

@@ -124,20 +124,20 @@ def _board(report: Report, sb: SourceBoard) -> list[str]:
 def _pairwise(report: Report) -> list[str]:
     if report.pairwise is None:
         return []
-    out = ["## Each system against the fans (pairwise judge, both orders)", ""]
+    out = ["## Each system against the fans (pairwise judge, both orders combined)", ""]
     out += table(
-        ["Judge", "System", "Dimension", "Win", "Tie", "Loss", "Net [95% CI]", "Flip", "n"],
+        ["Judge", "System", "Dimension", "Win", "Tie", "Loss", "Net [95% CI]", "Flip", "Items"],
         (
             [
                 c.judge,
                 c.system,
                 c.dimension,
-                f"{c.win:.0%}",
-                f"{c.tie:.0%}",
-                f"{c.loss:.0%}",
+                f"{c.win.mean:.0%}",
+                f"{c.tie.mean:.0%}",
+                f"{c.loss.mean:.0%}",
                 estimate_text(c.net),
-                f"{c.flip_share:.0%}",
-                c.n_judgments,
+                f"{c.flip_share.mean:.0%}",
+                c.n_items,
             ]
             for c in report.pairwise.cells
         ),

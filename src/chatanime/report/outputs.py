@@ -42,8 +42,10 @@ def report_store(url: str | None) -> Store | None:
     try:
         return open_store(url)
     except SQLAlchemyError as exc:
-        raise DataError(f"cannot open the store {url or '(default)'}: {exc.__class__.__name__}: "
-                        f"{str(exc).splitlines()[0]}") from exc  # fmt: skip
+        raise DataError(
+            f"cannot open the store {url or '(default)'}: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from exc
 
 
 def render(report: Report, fmt: str) -> str:

@@ -87,7 +87,7 @@ def build_boards(
     sources = sorted(scores["source"].unique(), key=lambda s: (order[source_kind(s)], s))
     boards = []
     for source in sources:
-        present = set(scores.loc[scores.source == source, "system"])
+        present = {str(x) for x in scores.loc[scores.source == source, "system"].unique()}
         wanted = [(a, b) for a, b in pairs if a in present and b in present]
         board = build_leaderboard(
             scores, source, persona_of=persona_of, pairs=wanted, n_boot=n_boot, seed=seed

@@ -103,11 +103,11 @@ def style_control(
             out.failures[level] = "fewer than two systems have scores"
             continue
         scored = sub[sub.value.notna()]
-        ref = reference if reference in set(scored.system) else None
+        ref = reference if reference in set(scored["system"].unique()) else None
         try:
             out.results[level] = style_controlled(
                 sub["value"].to_numpy(),
-                sub["system"].astype(str).tolist(),
+                sub["system"].to_numpy(dtype=str).tolist(),
                 {name: sub[name].to_numpy() for name in FEATURE_NAMES},
                 reference_system=ref,
             )

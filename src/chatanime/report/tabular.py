@@ -233,12 +233,12 @@ def records(report: Report) -> list[Record]:
                     mean=c.net.mean,
                     lo=c.net.lo,
                     hi=c.net.hi,
-                    n=c.n_judgments,
+                    n=c.n_items,
                     n_missing=c.n_unscored,
-                    win=c.win,
-                    tie=c.tie,
-                    loss=c.loss,
-                    flip_share=c.flip_share,
+                    win=c.win.mean,
+                    tie=c.tie.mean,
+                    loss=c.loss.mean,
+                    flip_share=c.flip_share.mean,
                 )
             )
     out.extend(_judge_check_records(report))
