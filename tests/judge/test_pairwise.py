@@ -31,12 +31,12 @@ from chatanime.judge.pairwise_job import (
     pairwise_dry_run,
     select_pairs,
 )
+from chatanime.judge.pairwise_summary import summarise_vs_fans
 from chatanime.judge.parse import ParseFailure
 from chatanime.judge.pointwise import NO_REPLY
 from chatanime.judge.prompt import CARD_TAG, DIALOGUE_TAG, read_data_block
 from chatanime.judge.rubric import load_rubric
 from chatanime.pricing import PriceTable
-from chatanime.report.pairwise import pairwise_rows, summarise_pairwise
 from chatanime.runner import RunOptions
 from chatanime.store import Store, open_store
 from chatanime.store.schema import judgments, runs, scores
@@ -184,12 +184,13 @@ async def test_both_orders_are_stored_with_system_view_scores(
     assert count(store, scores) == 16 * 3
     assert sorted(kinds) == [("judge", f"fake/judge-pairwise:{MODE}"),
                              ("judge", f"fake/judge-position:{MODE}")]  # fmt: skip
-    # the report's aggregation reads these rows as they are
-    cells = summarise_pairwise(pairwise_rows(store), n_boot=50).cells
-    position = [c for c in cells if c.judge == "fake/judge-position"]
-    consistent = [c for c in cells if c.judge == "fake/judge-pairwise"]
-    assert len(position) == 6 and all(c.flip_share == 1.0 for c in position)
-    assert all(c.flip_share == 0.0 and c.n_both_orders == 2 for c in consistent)
+    # the summary (which the report renders) reads these rows as they are
+    summary = summarise_vs_fans(store, n_boot=50)
+    position = [c for c in summary.cells if c.judge == "fake/judge-position"]
+    consistent = [c for c in summary.cells if c.judge == "fake/judge-pairwise"]
+    assert len(position) == 6 and all(c.flip_share.mean == 1.0 for c in position)
+    assert all(c.tie.mean == 1.0 and c.first_shown_share == 1.0 for c in position)
+    assert all(c.flip_share.mean == 0.0 and c.n_items == 2 for c in consistent)
 
 
 async def test_rerun_makes_no_new_requests(

@@ -28,6 +28,7 @@ from chatanime.report.views import (
     diversity_rows,
     estimate_text,
     examples_payload,
+    glance,
     headline_metrics,
     pair_rows,
     persona_table,
@@ -231,6 +232,7 @@ def render_html(report: Report) -> str:
         "boards": [board_view(report, sb, colours) for sb in report.boards],
         "diversity": diversity_view(report, colours),
         "pairwise": _pairwise_view(report, colours),
+        "glance": glance(report),
         "examples": examples_payload(report, colours),
         "judged_systems": [
             s for s in report.systems if any(s in d.estimates for d in report.judged_diversity)

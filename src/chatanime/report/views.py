@@ -253,3 +253,64 @@ def examples_payload(report: Report, colours: dict[str, str]) -> dict[str, Any]:
         "colours": colours,
         "limit": report.overview.answer_limit,
     }
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One "at a glance" fact: a big value, a label and a detail line."""
+
+    value: str
+    label: str
+    detail: str = ""
+
+
+def _board_tiles(sb: SourceBoard, baseline: str = "human") -> list[Tile]:
+    rows = board_rows(sb.board, baseline)
+    tiles = []
+    leaders = [r.system for r in rows if r.rank == 1]
+    if leaders:
+        detail = f"{sb.source}; tied: {', '.join(leaders[1:])}" if len(leaders) > 1 else sb.source
+        tiles.append(Tile(leaders[0], "ranks first", detail))
+    fans = next((r for r in rows if r.system == baseline), None)
+    if fans is not None:
+        tiles.append(Tile(f"#{fans.rank_text}", "the fans' rank", f"of {len(rows)} · {sb.source}"))
+        better = sum(
+            1
+            for r in rows
+            if r.vs_baseline and r.vs_baseline.p_holm < ALPHA and r.vs_baseline.result.mean_diff > 0
+        )
+        worse = sum(
+            1
+            for r in rows
+            if r.vs_baseline and r.vs_baseline.p_holm < ALPHA and r.vs_baseline.result.mean_diff < 0
+        )
+        tiles.append(
+            Tile(f"{better} / {worse}", "LLMs above / below the fans", "overall, Holm p < .05")
+        )
+    style = {r.system: r for r in style_rows(sb)}
+    if baseline in style:
+        s = style[baseline]
+        tiles.append(
+            Tile(
+                f"{rank_text(s.raw_rank)} → {rank_text(s.adjusted_rank)}",
+                "the fans' rank, style-controlled",
+                "raw → controlled for length, punctuation, emoji",
+            )
+        )
+    return tiles
+
+
+def glance(report: Report) -> list[Tile]:
+    """The handful of facts a reader wants first, from the headline source and diversity."""
+    tiles = _board_tiles(report.primary) if report.primary is not None else []
+    table = report.diversity
+    if table is not None and "human" in table.systems:
+        _, _, first, _ = diversity_rows(table, "character")
+        tiles.append(
+            Tile(
+                f"{sum(first.values())} / {len(first)}",
+                "diversity metrics where the fans lead",
+                f"automatic, vs all {len(table.systems) - 1} other systems",
+            )
+        )
+    return tiles
