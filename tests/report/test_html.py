@@ -12,6 +12,7 @@ from chatanime.corpus import Corpus
 from chatanime.report.build import Report, build_report
 from chatanime.report.charts import fmt
 from chatanime.report.html import render_html
+from chatanime.report.views import glance
 
 HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -140,3 +141,17 @@ def test_fresh_report_has_no_leaderboard_but_says_why(small_corpus: Corpus) -> N
     assert "chatanime judge --judge &lt;provider/model&gt;" in html
     assert len(page.with_class("svg", "chart-diversity")) == 5
     assert "fans (human) are more diverse than all 10 other systems" in html
+
+
+def test_at_a_glance_tiles(judged_report: Report) -> None:
+    tiles = {t.label: t for t in glance(judged_report)}
+    board = judged_report.boards[0].board
+    assert tiles["ranks first"].value == board.systems[0] == "qwen-max"
+    human = board.cell("human", "overall")
+    assert human is not None and human.rank is not None
+    assert tiles["the fans' rank"].value.startswith(f"#{human.rank.rank}")
+    above, below = (int(x) for x in tiles["LLMs above / below the fans"].value.split(" / "))
+    assert above >= 1 and below >= 1  # qwen-max above, doubao-rp below (planted)
+    assert "diversity metrics where the fans lead" in tiles
+    html = render_html(judged_report)
+    assert 'id="glance"' in html and "the fans&#39; rank" in html
