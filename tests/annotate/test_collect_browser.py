@@ -5,6 +5,7 @@ question arrives (also after the simulator failed once), and the text stays text
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from chatanime.annotate.collect_tables import collect_dialogues
 from chatanime.backends.fake_server import FakeServer
 from chatanime.store import Store
-from tests.annotate.collect_support import CollectServer, make_collection
+from tests.annotate.collect_support import FAST_SIM, CollectServer, make_collection
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +53,8 @@ def test_respondent_writes_two_rounds_with_counter_drafts_and_resume(
     screenshot_dir: Path,
 ) -> None:
     store = sqlite_store
-    study = make_collection(store, characters=("luffy",), scenarios=(5, 6))
+    simulator = replace(FAST_SIM, auto_retry_after_s=3)  # time to see the countdown
+    study = make_collection(store, characters=("luffy",), scenarios=(5, 6), simulator=simulator)
     server.start()
     link = f"{server.base_url}/r/{study.invites[0].token}"
     dialogs: list[str] = []
@@ -119,7 +121,7 @@ def test_respondent_writes_two_rounds_with_counter_drafts_and_resume(
     page.click("#send")
     expect(page.locator("#sim-message")).to_contain_text("暂时无法生成", timeout=20_000)
     expect(page.locator("#auto-retry")).to_contain_text("秒后自动重试")
-    assert page.inner_text("#a1") == HOSTILE  # kept, and shown as text
+    expect(page.locator("#a1")).to_have_text(HOSTILE)  # kept, and shown as text
     page.wait_for_selector("#q2", timeout=30_000)
     assert page.locator("main b").count() == 0 and dialogs == []
     page.locator("#answer").fill("好！")

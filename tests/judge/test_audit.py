@@ -245,6 +245,15 @@ def test_the_anti_casual_judge_is_caught_on_basic_metrics_only(
     assert not any(check == "length" for check, _ in found)  # authorship is held fixed
 
 
+def test_other_human_written_systems_join_the_fans(audited: tuple[Store, str]) -> None:
+    # claude's answers are punctuated: counted as human-written they halve the fans' gap
+    audit = audit_judge(audited[0], "audit", "fake/judge-anti-casual",
+                        human_systems=("claude-sonnet-4",), n_boot=100)  # fmt: skip
+    gap = audit.metric("fluency").human_written
+    assert gap is not None and gap.gap.mean == pytest.approx(-0.5, abs=0.25)
+    assert gap.human_written.n == 36 and gap.model_written.n == 36
+
+
 def test_the_self_preferring_judge_is_caught_and_sized(audited: tuple[Store, str]) -> None:
     audit = run_audit(audited[0], "fake/judge-self-gpt")
     assert audit.family == "gpt"

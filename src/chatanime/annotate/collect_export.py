@@ -5,8 +5,10 @@ the judge, the annotation app and the report read it exactly like ``human.json``
 (``chatanime data info --extra fans-2026.json``); a study that is not finished yet exports
 the cells it has, which ``--extra`` files may. The JSONL export is the same dialogues one
 per line, each also carrying who wrote it (the respondent's opaque id, never the name),
-how long each round took, and how round 2's question was made (simulator model, prompt
-ref, attempts, failures) — the dataset loader reads it too and ignores the extra fields.
+how long each round took (wall-clock seconds from the round first being shown to its
+submission; round 2's question generation is timed separately), and how round 2's question
+was made (simulator model, prompt ref, kept attempt, runs, failed runs, HTTP requests) —
+the dataset loader reads it too and ignores the extra fields.
 """
 
 from __future__ import annotations

@@ -7,6 +7,12 @@ never a traceback.
 
 from __future__ import annotations
 
+import os
+
+# The statistics are many small BLAS calls; on a small machine OpenBLAS threads
+# fight over the cores and make them several times slower. Set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import importlib
 import sys
 
@@ -24,6 +30,7 @@ AREAS = (
     "annotate",
     "scenarios",
     "judge",
+    "report",
 )
 
 app = typer.Typer(

@@ -343,9 +343,9 @@ def judge_command(
     judge_: Annotated[
         list[str] | None, typer.Option("--judge", help="Judge model, provider/model; repeatable.")
     ] = None,
-    mode: Annotated[str, typer.Option(help="pointwise | pointwise-round | diversity")] = (
-        "pointwise"
-    ),
+    mode: Annotated[
+        str, typer.Option(help="pointwise | pointwise-round | diversity | pairwise-vs-fans")
+    ] = "pointwise",
     systems: Annotated[str | None, typer.Option(help="Systems, e.g. human,gpt-4.1.")] = None,
     characters: Annotated[str | None, typer.Option(help="Slugs, e.g. luffy,naruto.")] = None,
     scenarios: Annotated[str | None, typer.Option(help="Ids, e.g. 1-5,9.")] = None,
@@ -419,3 +419,6 @@ def judge_command(
 def register(app: typer.Typer) -> None:
     """Mount ``chatanime judge`` (and whatever sub-commands other areas add to it)."""
     app.add_typer(judge_app, name="judge")
+    from chatanime.cli import judge_fairness  # pairwise-vs-fans, audit, calibrate
+
+    judge_fairness.install()

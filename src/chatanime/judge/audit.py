@@ -150,7 +150,7 @@ class JudgeAudit:
         return next(m for m in self.metrics if m.metric == metric)
 
     def findings(self) -> list[Finding]:
-        """Every material bias whose interval excludes zero, largest checks first."""
+        """Every material bias whose interval excludes zero: per metric, then position."""
         out = []
         for m in self.metrics:
             out += _metric_findings(m)
