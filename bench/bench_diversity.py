@@ -18,6 +18,7 @@ Usage: .venv/bin/python bench/bench_diversity.py [DATA_DIR] [--naive-groups N] [
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -159,9 +160,14 @@ def main() -> None:
     parser.add_argument("--naive-groups", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    print(
+        f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
+        "(other work on the machine slows every number below)"
+    )
     product_path(args.data, args.repeat)
     command_line(args.data)
     selfbleu_speedup(args.data, args.naive_groups)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

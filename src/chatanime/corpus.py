@@ -24,6 +24,7 @@ from chatanime.dataset import (
 from chatanime.dialogue import Dialogue
 from chatanime.errors import DataError
 from chatanime.release import RELEASE_FILES, resolve_data_dir
+from chatanime.simulator import text_length
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -220,14 +221,24 @@ class SystemSummary:
     mean_len_q2: float
 
 
+def length_unit(language: str) -> str:
+    """The unit answer lengths and the answer limit are counted in: ``characters`` or ``words``."""
+    return "words" if language == "en" else "characters"
+
+
 def summarise(corpus: Corpus) -> list[SystemSummary]:
-    """Per-system counts; lengths are in characters (the study's 150-char cap)."""
-    limit = corpus.benchmark.answer_limit
+    """Per-system counts; lengths in the benchmark's unit (see :func:`length_unit`).
+
+    The unit must be the answer limit's (characters for Chinese, words for English),
+    or ``within_limit`` would compare an English answer's characters with a word limit.
+    """
+    bench = corpus.benchmark
+    limit, language = bench.answer_limit, bench.language
     out = []
     for system in corpus.systems:
         ds = [d for d in corpus.dialogues if d.system == system]
-        lens1 = [len(d.a1) for d in ds]
-        lens2 = [len(d.a2) for d in ds]
+        lens1 = [text_length(d.a1, language) for d in ds]
+        lens2 = [text_length(d.a2, language) for d in ds]
         both = lens1 + lens2
         out.append(
             SystemSummary(
@@ -239,7 +250,7 @@ def summarise(corpus: Corpus) -> list[SystemSummary]:
                 mean_len_r2=sum(lens2) / len(lens2),
                 max_len=max(both),
                 within_limit=sum(1 for n in both if n <= limit),
-                mean_len_q2=sum(len(d.q2) for d in ds) / len(ds),
+                mean_len_q2=sum(text_length(d.q2, language) for d in ds) / len(ds),
             )
         )
     return out

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Row, insert, or_, select, update
 from chatanime.annotate import ensure_schema, wording
 from chatanime.annotate.security import hash_token, new_id, new_key, new_token
 from chatanime.annotate.tables import annotators, assignments, items, studies
-from chatanime.characters import get_character
+from chatanime.characters import Character, get_character
 from chatanime.dialogue import Dialogue
 from chatanime.errors import DataError
 from chatanime.store import Store
@@ -50,6 +50,9 @@ class StudySpec:
     language: str = "zh"
     seed: int | None = None
     benchmark: str = "chatanime"  # judge scores are matched within this benchmark
+    # The benchmark's characters, whose cards the study snapshots (a user benchmark's
+    # original characters are not built-ins); empty: look slugs up among the built-ins.
+    cards: tuple[Character, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,10 +202,18 @@ def assign(
     return result
 
 
+def study_character(spec: StudySpec, slug: str) -> Character:
+    """The character of ``slug``: the spec's benchmark cards first, then the built-ins."""
+    for char in spec.cards:
+        if char.slug == slug:
+            return char
+    return get_character(slug)
+
+
 def _cards(spec: StudySpec) -> dict[str, dict[str, Any]]:
     cards = {}
     for slug in spec.characters:
-        char = get_character(slug)
+        char = study_character(spec, slug)
         cards[char.slug] = {**char.card(spec.language).model_dump(), "sha256": char.sha256}
     return cards
 
@@ -231,7 +242,7 @@ def create_study(store: Store, spec: StudySpec, dialogues: Iterable[Dialogue]) -
     """Write a study, its item snapshots, annotators and assignments in one transaction."""
     _validate(spec)
     for slug in spec.characters:
-        get_character(slug)  # unknown characters fail before anything is written
+        study_character(spec, slug)  # unknown characters fail before anything is written
     seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
     rng = random.Random(seed)
     drafts = build_items(spec, dialogues, rng)

@@ -31,6 +31,7 @@ AREAS = (
     "scenarios",
     "judge",
     "report",
+    "diversity",
     "collect",
 )
 

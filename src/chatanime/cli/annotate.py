@@ -51,36 +51,51 @@ def create_study_cmd(
         int, typer.Option(help="Diversity sets per (system, character); 0 for none.")
     ] = 0,
     diversity_n: Annotated[int, typer.Option(help="Answers per diversity set.")] = 5,
-    language: Annotated[str, typer.Option(help="Rubric, cards and interface: zh or en.")] = "zh",
+    language: Annotated[
+        str | None,
+        typer.Option(help="Rubric, cards and interface: zh or en (default: the benchmark's)."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for assignment and order.")] = None,
     data: Annotated[
         Path | None, typer.Option("--data", help="Release folder (else $CHATANIME_DATA, cache).")
     ] = None,
+    extra: Annotated[
+        list[Path] | None,
+        typer.Option("--extra", help="A system file to rate (e.g. runs/my-bot.json); repeatable."),
+    ] = None,
+    benchmark: Annotated[str, typer.Option(help="Benchmark name or folder.")] = "chatanime",
     store: StoreOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE,
 ) -> None:
-    """Create a study from the release and print each annotator's secret invite link once."""
+    """Create a study from a corpus and print each annotator's secret invite link once.
+
+    The corpus is the release for ``chatanime``; for any other benchmark it is the
+    ``--extra`` system files (plus ``--data`` when given), as in every other command.
+    """
+    from chatanime.annotate.collect_study import resolve_character
     from chatanime.annotate.study import StudySpec, create_study, parse_scenarios
-    from chatanime.characters import get_character
     from chatanime.corpus import load_corpus
 
-    corpus = load_corpus(data)
+    corpus = load_corpus(data, extra=extra or [], benchmark=benchmark)
+    bench = corpus.benchmark
     wanted = _split(systems)
     unknown = [s for s in wanted if s not in corpus.systems]
     if unknown:
-        raise DataError(f"unknown system {unknown[0]!r}; systems: {', '.join(corpus.systems)}")
+        known = ", ".join(corpus.systems) or "none (add system files with --extra FILE)"
+        raise DataError(f"unknown system {unknown[0]!r}; systems: {known}")
     spec = StudySpec(
         name=name,
         systems=wanted,
-        characters=tuple(get_character(c).slug for c in _split(characters)),
+        characters=tuple(resolve_character(bench, c).slug for c in _split(characters)),
         scenarios=parse_scenarios(scenarios),
         annotators=_split(annotators),
         overlap=overlap,
         diversity_sets=diversity_sets,
         diversity_n=diversity_n,
-        language=language,
+        language=language or bench.language,
         seed=seed,
-        benchmark=corpus.benchmark.name,
+        benchmark=bench.name,
+        cards=bench.characters,
     )
     selection = corpus.filter(
         systems=spec.systems, characters=spec.characters, scenarios=spec.scenarios

@@ -12,9 +12,17 @@ from rich.panel import Panel
 from rich.table import Table
 
 from chatanime.characters import Character, builtin_characters, get_character
-from chatanime.corpus import EXPORT_FORMATS, Corpus, export_corpus, load_corpus, summarise
+from chatanime.corpus import (
+    EXPORT_FORMATS,
+    Corpus,
+    export_corpus,
+    length_unit,
+    load_corpus,
+    summarise,
+)
 from chatanime.errors import DataError
 from chatanime.release import download_release
+from chatanime.simulator import text_length
 
 # Piped output (a file, a test, CI logs) gets a wide console instead of ellipses.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -69,7 +77,7 @@ def info(data: DataOpt = None, extra: ExtraOpt = None, benchmark: BenchOpt = "ch
     total = sum(s.answers for s in summarise(corpus))
     console.print(
         f"{len(corpus.systems)} systems, {len(corpus)} dialogues, {total} answers; "
-        "lengths in characters."
+        f"lengths in {length_unit(corpus.benchmark.language)}."
     )
 
 
@@ -94,14 +102,15 @@ def show(
     persona = corpus.persona(scenario)
     console.print(Panel(card.summary(), title=f"{char.slug} · {char.key}", expand=False))
     console.print(f"[dim]system[/] {system}  [dim]scenario[/] {scenario} ({persona})")
+    language = corpus.benchmark.language
+    unit = length_unit(language)
     for rnd in (1, 2):
         console.print(
             f"\n[bold cyan]User (round {rnd})[/]  [dim]{getattr(dialogue.sources, f'q{rnd}')}[/]"
         )
         console.print(dialogue.question(rnd), highlight=False)
-        console.print(
-            f"[bold magenta]{card.name} (round {rnd})[/]  [dim]{len(dialogue.answer(rnd))} chars[/]"
-        )
+        size = text_length(dialogue.answer(rnd), language)
+        console.print(f"[bold magenta]{card.name} (round {rnd})[/]  [dim]{size} {unit}[/]")
         console.print(dialogue.answer(rnd), highlight=False)
 
 

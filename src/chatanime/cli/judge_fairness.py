@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from chatanime.backends.registry import get_model
+from chatanime.benchmark import load_benchmark
 from chatanime.cli.judge import (
     JudgeCliOptions,
     console,
@@ -227,6 +228,10 @@ def audit_command(
         list[str] | None, typer.Option(help="Another human-written system; repeatable.")
     ] = None,
     language: Annotated[str | None, typer.Option(help="Prompt/rubric language: zh|en.")] = None,
+    benchmark: Annotated[
+        str | None,
+        typer.Option(help="Benchmark name or folder (default: the study's, by built-in name)."),
+    ] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="Server URL.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight.")] = 16,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
@@ -237,7 +242,11 @@ def audit_command(
     st = open_store(store)
     try:
         if run:
-            fans = load_corpus(data, download=False) if data else None
+            # A user benchmark is stored by name only: its folder has to be given again.
+            bench = load_benchmark(benchmark) if benchmark else None
+            fans = (
+                load_corpus(data, download=False, benchmark=bench or "chatanime") if data else None
+            )
             judging = judge_study(
                 st,
                 study,
@@ -246,6 +255,7 @@ def audit_command(
                 options=RunOptions(concurrency=concurrency, progress=progress),
                 pairwise=pairwise,
                 fans=fans,
+                benchmark=bench,
                 language=language,
             )
             _print_judging(judging)

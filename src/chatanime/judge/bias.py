@@ -19,16 +19,19 @@ import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from statistics import fmean
 from typing import Any
 
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
-from sqlalchemy import select
 
 from chatanime.dialogue import Dialogue
 from chatanime.judge.rubric import METRICS
+from chatanime.report.scores import StoredJudgments, read_judgments
 from chatanime.store import Store
-from chatanime.store.schema import judgments, scores
 
 OVERALL = "overall"
 ItemKey = tuple[str, str, int]  # system, character, scenario
@@ -164,18 +167,40 @@ def _record(judge: str, check: str, metric: str, value: float | None, n: int) ->
     return {"judge": judge, "check": check, "metric": metric, "value": value, "n": n}
 
 
+ITEM_COLUMNS = ["system", "character", "scenario"]
+
+
 @dataclass
 class _Rows:
-    """One judge's stored judgments: statuses and (item, round) -> metric -> value."""
+    """One judge's stored judgments as columns.
 
-    statuses: dict[ItemKey, str]
-    values: dict[tuple[ItemKey, int], dict[str, float]]
+    ``statuses``: system, character, scenario, status (one row per item, the last stored
+    judgment wins); ``values``: system, character, scenario, round, metric, value of its
+    scored judgments (the 9 metrics, one row per key, the last stored wins).
+    """
+
+    statuses: pd.DataFrame
+    values: pd.DataFrame
+
+    @cached_property
+    def _means(self) -> dict[ItemKey, float]:
+        means = self.values.groupby(ITEM_COLUMNS, sort=False)["value"].mean()
+        keys: list[tuple[str, str, int]] = means.index.tolist()
+        return {
+            (str(s), str(c), int(n)): float(v)
+            for (s, c, n), v in zip(keys, means.tolist(), strict=True)
+        }
 
     def item_means(self) -> dict[ItemKey, float]:
-        per_item: dict[ItemKey, list[float]] = defaultdict(list)
-        for (item, _round), metrics in self.values.items():
-            per_item[item].extend(metrics[m] for m in METRICS if m in metrics)
-        return {item: fmean(v) for item, v in per_item.items() if v}
+        """Item -> mean of its 9 metrics over both rounds (items with a score)."""
+        return self._means
+
+
+def _in_items(frame: pd.DataFrame, items: Collection[ItemKey]) -> pd.Series:
+    if not items or frame.empty:
+        return pd.Series(False, index=frame.index)
+    keys = pd.MultiIndex.from_frame(frame[ITEM_COLUMNS].astype({"scenario": "int64"}))
+    return pd.Series(keys.isin(list(items)), index=frame.index)
 
 
 def _load(
@@ -185,63 +210,71 @@ def _load(
     judges: Sequence[str] | None,
     prompt_ref: str | None,
     items: Collection[ItemKey] | None,
+    stored: StoredJudgments | None = None,
 ) -> dict[str, _Rows]:
-    j = judgments
-    where = [j.c.benchmark == benchmark, j.c.mode == mode]
+    """Per judge, its ``mode`` judgments (``stored``: rows the caller already read)."""
+    if stored is None:
+        stored = read_judgments(store, benchmark=benchmark, judges=judges, modes=(mode,))
+    found = stored.judgments
+    keep = found["mode"] == mode
     if judges:
-        where.append(j.c.judge_model.in_(list(judges)))
+        keep &= found["judge_model"].isin(list(judges))
     if prompt_ref:
-        where.append(j.c.prompt_ref == prompt_ref)
-    keep = set(items) if items is not None else None
-    rows: dict[str, _Rows] = {}
-    cols = (j.c.judge_model, j.c.system, j.c.character, j.c.scenario)
-    with store.engine.connect() as conn:
-        for judge, system, character, scenario, status in conn.execute(
-            select(*cols, j.c.status).where(*where)
-        ):
-            item = (system, character, int(scenario))
-            if keep is None or item in keep:
-                rows.setdefault(judge, _Rows({}, {})).statuses[item] = status
-        joined = select(*cols, scores.c.round, scores.c.metric, scores.c.value).select_from(
-            scores.join(j, scores.c.judgment_id == j.c.id)
+        keep &= found["prompt_ref"] == prompt_ref
+    found = found[keep]
+    if items is not None:
+        found = found[_in_items(found, items)]
+    key = ["judge_model", *ITEM_COLUMNS]
+    statuses = found.drop_duplicates(key, keep="last")
+    scored = found.loc[found["status"] == "scored", ["id", *key]]
+    values = stored.scores[stored.scores["metric"].isin(METRICS)]
+    values = values.merge(scored, on="id", how="inner", sort=False)
+    values = values.drop_duplicates([*key, "round", "metric"], keep="last")
+    by_judge = dict(tuple(values.groupby("judge_model", sort=False)))
+    empty = values.iloc[0:0]
+    return {
+        str(judge): _Rows(
+            group[[*ITEM_COLUMNS, "status"]],
+            by_judge.get(judge, empty)[[*ITEM_COLUMNS, "round", "metric", "value"]],
         )
-        for judge, system, character, scenario, rnd, metric, value in conn.execute(
-            joined.where(*where, j.c.status == "scored")
-        ):
-            item = (system, character, int(scenario))
-            if keep is None or item in keep:
-                cell = rows[judge].values.setdefault((item, int(rnd)), {})
-                cell[metric] = float(value)
-    return rows
+        for judge, group in statuses.groupby("judge_model", sort=False)
+    }
 
 
-def spearman(xs: Sequence[float], ys: Sequence[float]) -> Correlation:
-    n = len(xs)
-    if n < 3 or len(set(xs)) < 2 or len(set(ys)) < 2:
+def spearman(xs: ArrayLike, ys: ArrayLike) -> Correlation:
+    x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    n = int(x.size)
+    if n < 3 or np.unique(x).size < 2 or np.unique(y).size < 2:
         return Correlation(None, None, n)
-    result = stats.spearmanr(xs, ys)
+    result = stats.spearmanr(x, y)
     rho, p = float(result.statistic), float(result.pvalue)
     return Correlation(None if math.isnan(rho) else rho, None if math.isnan(p) else p, n)
 
 
+def _length_frame(lengths: Mapping[AnswerKey, int]) -> pd.DataFrame:
+    frame = pd.DataFrame(list(lengths), columns=[*ITEM_COLUMNS, "round"])
+    frame["length"] = np.fromiter(lengths.values(), dtype=np.float64, count=len(lengths))
+    return frame.astype({"scenario": "int64", "round": "int64"})
+
+
 def length_correlations(rows: _Rows, lengths: Mapping[AnswerKey, int]) -> dict[str, Correlation]:
+    """Spearman of each metric (and of the per-answer metric mean) with the answer length."""
+    if rows.values.empty or not lengths:
+        return {metric: spearman([], []) for metric in (*METRICS, OVERALL)}
+    wide = rows.values.pivot(
+        index=[*ITEM_COLUMNS, "round"], columns="metric", values="value"
+    ).reindex(columns=list(METRICS))
+    wide = wide.reset_index().astype({"scenario": "int64", "round": "int64"})
+    joined = wide.merge(_length_frame(lengths), on=[*ITEM_COLUMNS, "round"], how="inner")
+    x = joined["length"].to_numpy(dtype=np.float64)
     out = {}
-    for metric in (*METRICS, OVERALL):
-        xs: list[float] = []
-        ys: list[float] = []
-        for (item, rnd), values in rows.values.items():
-            length = lengths.get((*item, rnd))
-            if length is None:
-                continue
-            if metric == OVERALL:
-                present = [values[m] for m in METRICS if m in values]
-                value = fmean(present) if present else None
-            else:
-                value = values.get(metric)
-            if value is not None:
-                xs.append(float(length))
-                ys.append(value)
-        out[metric] = spearman(xs, ys)
+    for metric in METRICS:
+        y = joined[metric].to_numpy(dtype=np.float64)
+        ok = ~np.isnan(y)
+        out[metric] = spearman(x[ok], y[ok])
+    overall = joined[list(METRICS)].mean(axis=1, skipna=True).to_numpy(dtype=np.float64)
+    ok = ~np.isnan(overall)
+    out[OVERALL] = spearman(x[ok], overall[ok])
     return out
 
 
@@ -290,20 +323,23 @@ def bias_report(
     prompt_ref: str | None = None,
     items: Collection[ItemKey] | None = None,
     families: Mapping[str, str] | None = None,
+    stored: StoredJudgments | None = None,
 ) -> BiasReport:
     """Bias checks per judge over the stored judgments (``items`` restricts the set).
 
     ``lengths`` comes from :func:`answer_lengths` over the judged dialogues;
-    ``families`` overrides :func:`model_family` for names the table does not know.
+    ``families`` overrides :func:`model_family` for names the table does not know;
+    ``stored`` reuses rows already read with
+    :func:`chatanime.report.scores.read_judgments` (the report reads them once).
     """
-    rows = _load(store, benchmark, mode, judges, prompt_ref, items)
+    rows = _load(store, benchmark, mode, judges, prompt_ref, items, stored)
     order = list(judges) if judges else sorted(rows)
     out = []
     for judge in order:
         if judge not in rows:
             continue
         data = rows[judge]
-        unscored = sum(status != "scored" for status in data.statuses.values())
+        unscored = int((data.statuses["status"] != "scored").sum())
         out.append(
             JudgeBias(
                 judge=judge,

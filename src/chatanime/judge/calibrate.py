@@ -377,6 +377,25 @@ def calibrate_judge(
     if not ratings.records:
         return uncalibrated(judge, ratings.name, f"study {ratings.name!r} has no ratings yet")
     scores = all_judge_item_scores(store, judge, ratings.benchmark)
+    return calibrate_scores(ratings, judge, scores, k=k, seed=seed, min_pairs=min_pairs)
+
+
+def calibrate_scores(
+    ratings: StudyRatings,
+    judge: str,
+    scores: Mapping[str, Mapping[ItemKey, float]],
+    *,
+    k: int = 5,
+    seed: int = 0,
+    min_pairs: int = MIN_PAIRS,
+) -> CalibrationResult:
+    """:func:`calibrate_judge` on a loaded study and the judge's item scores at hand.
+
+    ``scores`` is metric -> item -> item score as :func:`all_judge_item_scores` gives it;
+    the report computes it for every judge from rows it has already read.
+    """
+    if not ratings.records:
+        return uncalibrated(judge, ratings.name, f"study {ratings.name!r} has no ratings yet")
     fits = [
         fit_metric(
             m, ratings.human_means(m), scores.get(m, {}), k=k, seed=seed, min_pairs=min_pairs

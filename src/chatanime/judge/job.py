@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatanime.backends.base import GenerationParams
-from chatanime.benchmark import Benchmark
+from chatanime.benchmark import Benchmark, builtin_benchmark_for_language
 from chatanime.characters import CardText
 from chatanime.corpus import Corpus
 from chatanime.dialogue import Dialogue
@@ -101,6 +101,20 @@ def with_stored_systems(corpus: Corpus, store: Store, systems: Sequence[str]) ->
     return Corpus([*corpus.dialogues, *extra], corpus.benchmark) if extra else corpus
 
 
+def anchor_scenarios(bench: Benchmark) -> frozenset[int]:
+    """Scenario ids whose dialogues can be the rubric's anchor examples.
+
+    Anchors are release dialogues keyed by (character, scenario id), so they only mean
+    the same dialogue where the benchmark's scenario is the built-in one: same id and
+    opening line as the built-in benchmark of its language. A user benchmark's scenario
+    1 is another situation, and dropping its dialogues would lose items for nothing.
+    """
+    builtin = {
+        s.id: s.question_r1 for s in builtin_benchmark_for_language(bench.language).scenarios
+    }
+    return frozenset(s.id for s in bench.scenarios if builtin.get(s.id) == s.question_r1)
+
+
 def select_dialogues(
     corpus: Corpus,
     *,
@@ -126,7 +140,10 @@ def select_dialogues(
     chosen = corpus.filter(systems=systems, characters=characters, scenarios=scenarios)
     kept = list(chosen.dialogues)
     if not include_anchors:
-        kept = exclude_anchor_items(kept, rubric, whole_dialogue=True)
+        scope = anchor_scenarios(bench)
+        kept = [d for d in kept if d.scenario not in scope] + exclude_anchor_items(
+            [d for d in kept if d.scenario in scope], rubric, whole_dialogue=True
+        )
     excluded = len(chosen.dialogues) - len(kept)
     char_order = {c.slug: i for i, c in enumerate(bench.characters)}
     sys_order = {s: i for i, s in enumerate(corpus.systems)}

@@ -20,6 +20,7 @@ x breakdown and must stay interactive.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -121,6 +122,41 @@ def _cell_tables(
     return totals, counts
 
 
+def _draw_weights(
+    n_char: int, n_scen: int, n_boot: int, seed: int
+) -> tuple[FloatArray, FloatArray]:
+    rng = np.random.default_rng(seed)
+    w_char = rng.multinomial(n_char, np.full(n_char, 1.0 / n_char), size=n_boot).astype(float)
+    w_scen = rng.multinomial(n_scen, np.full(n_scen, 1.0 / n_scen), size=n_boot).astype(float)
+    return w_char, w_scen
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_weights(
+    n_char: int, n_scen: int, n_boot: int, seed: int
+) -> tuple[FloatArray, FloatArray]:
+    w_char, w_scen = _draw_weights(n_char, n_scen, n_boot, seed)
+    w_char.setflags(write=False)  # shared between calls: nobody may change them
+    w_scen.setflags(write=False)
+    return w_char, w_scen
+
+
+def _bootstrap_weights(
+    n_char: int, n_scen: int, n_boot: int, seed: int
+) -> tuple[FloatArray, FloatArray]:
+    """Multinomial replicate weights of characters and scenarios.
+
+    A report calls :func:`cluster_bootstrap_ci` hundreds of times with the same design
+    (20 x 60 cells, the same ``n_boot`` and seed), and drawing the weights is nearly all of
+    its cost, so the draws are cached by (sizes, ``n_boot``, seed): the same seed gives the
+    same draws, so results are bit-identical to drawing afresh. A seed that is not a plain
+    integer (``None``, a generator) is never cached.
+    """
+    if isinstance(seed, (int, np.integer)):
+        return _cached_weights(int(n_char), int(n_scen), int(n_boot), int(seed))
+    return _draw_weights(n_char, n_scen, n_boot, seed)
+
+
 def cluster_bootstrap_ci(
     values: ArrayLike,
     characters: ArrayLike,
@@ -167,9 +203,7 @@ def cluster_bootstrap_ci(
         return Estimate(mean, math.nan, math.nan, int(v.size), n_missing)
     totals, counts = _cell_tables(v, char_codes, scen_codes)
     n_char, n_scen = totals.shape
-    rng = np.random.default_rng(seed)
-    w_char = rng.multinomial(n_char, np.full(n_char, 1.0 / n_char), size=n_boot).astype(float)
-    w_scen = rng.multinomial(n_scen, np.full(n_scen, 1.0 / n_scen), size=n_boot).astype(float)
+    w_char, w_scen = _bootstrap_weights(n_char, n_scen, n_boot, seed)
     numer = np.einsum("bs,bs->b", w_char @ totals, w_scen)
     denom = np.einsum("bs,bs->b", w_char @ counts, w_scen)
     ok = denom > 0
@@ -227,6 +261,40 @@ def _sign_flip_p_value(d: FloatArray, n_perm: int, seed: int) -> float:
     return (1 + extreme) / (1 + n_perm)
 
 
+WILCOXON_PERMUTATION_MAX_N = 13
+"""scipy's ``wilcoxon(method="auto")`` enumerates every sign flip for samples this small that
+have ties or zeros (2**13 is within its 9999 permutation resamples)."""
+
+
+def _wilcoxon_zsplit(d: FloatArray) -> tuple[float, float]:
+    """``scipy.stats.wilcoxon(d, zero_method="zsplit")``: (statistic, two-sided p-value).
+
+    For n <= 13 with ties or zeros (Likert data: nearly always) scipy runs an exhaustive
+    ``permutation_test`` that re-ranks each of the 2**n sign-flipped copies one by one, about
+    a second per call, and a report of a small rating study makes dozens of calls. Flipping
+    signs leaves the ranks of ``|d|`` unchanged, so the null distribution of R+ is one product
+    of the sign patterns with the ranks; the sums are exact (half-integer ranks), and counting
+    them with scipy's tolerance and formula gives the same p-value. Other cases go to scipy.
+    """
+    size = int(d.size)
+    magnitudes = np.abs(d)
+    plain = np.unique(magnitudes).size == size and bool(np.all(d != 0))
+    if size > WILCOXON_PERMUTATION_MAX_N or plain:
+        res = sps.wilcoxon(d, zero_method="zsplit")
+        return float(res.statistic), float(res.pvalue)
+    ranks = sps.rankdata(magnitudes)
+    zero_half = float(ranks[d == 0].sum()) / 2
+    r_plus = float(ranks[d > 0].sum()) + zero_half
+    r_minus = float(ranks[d < 0].sum()) + zero_half
+    keep = ((np.arange(2**size)[:, None] >> np.arange(size)) & 1).astype(bool)
+    positive = np.where(keep, d > 0, d < 0)  # bit 1 keeps an answer's sign, 0 flips it
+    null = positive.astype(np.float64) @ ranks + zero_half
+    gamma = abs(np.finfo(np.float64).eps * 100 * r_plus)
+    less = np.count_nonzero(null <= r_plus + gamma) / null.size
+    greater = np.count_nonzero(null >= r_plus - gamma) / null.size
+    return min(r_plus, r_minus), min(max(min(less, greater) * 2, 0.0), 1.0)
+
+
 def paired_compare(
     x: ArrayLike,
     y: ArrayLike,
@@ -259,8 +327,7 @@ def paired_compare(
         if not np.any(d):
             statistic, p_value = d.size * (d.size + 1) / 4.0, 1.0
         else:
-            res = sps.wilcoxon(d, zero_method="zsplit")
-            statistic, p_value = float(res.statistic), float(res.pvalue)
+            statistic, p_value = _wilcoxon_zsplit(d)
     elif method == "permutation":
         statistic, p_value = mean_diff, _sign_flip_p_value(d, n_perm, seed)
     else:

@@ -7,6 +7,10 @@ pairwise-vs-fans, agreement/calibration). Each optional section is built indepen
 section that fails becomes a warning note naming the error instead of sinking the whole
 report, so the main command always produces something (failures are values).
 
+Judge rows are read from the store once (column-wise, :func:`~chatanime.report.scores.
+read_judgments`) and shared by the leaderboards, the bias checks and the calibration on
+human ratings, which is what keeps the report fast with hundreds of thousands of scores.
+
 Renderers (terminal, Markdown, CSV/JSON, HTML) only read a ``Report``; none recompute numbers.
 """
 
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
@@ -38,6 +42,7 @@ from chatanime.report.overview import (
     build_overview,
     character_labels,
 )
+from chatanime.report.scores import StoredJudgments, read_judgments
 from chatanime.report.sources import SourceBoard, build_boards, collect_scores
 from chatanime.report.style_control import answer_features, item_features, system_style
 from chatanime.store import Store
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
     from chatanime.judge.bias import BiasReport
     from chatanime.judge.pairwise_summary import VsFansSummary
     from chatanime.metrics.diversity import DiversityTable
+    from chatanime.report.calibration import JudgeCalibrationSection
 
 JUDGE_COMMAND = "chatanime judge --judge <provider/model>"
 ANNOTATE_COMMAND = "chatanime annotate --help"
@@ -70,6 +76,7 @@ class Report:
     bias: BiasReport | None = None
     judged_diversity: list[JudgedDiversity] = field(default_factory=list)
     studies: list[StudyAnalysis] = field(default_factory=list)
+    calibrations: list[JudgeCalibrationSection] = field(default_factory=list)
     examples: tuple[ExampleItem, ...] = ()
     example_scenarios: tuple[int, ...] = EXAMPLE_SCENARIOS
     pairs: tuple[tuple[str, str], ...] = ()  # system-vs-system comparisons asked for
@@ -79,6 +86,10 @@ class Report:
     @property
     def judge_boards(self) -> list[SourceBoard]:
         return [b for b in self.boards if b.kind in ("judge", "ensemble")]
+
+    @property
+    def calibrated_boards(self) -> list[SourceBoard]:
+        return [b for b in self.boards if b.kind == "calibrated"]
 
     @property
     def human_boards(self) -> list[SourceBoard]:
@@ -116,6 +127,31 @@ def _unscored_note(boards: Sequence[SourceBoard]) -> Note | None:
     )
 
 
+def _calibration_notes(report: Report) -> list[Note]:
+    """Whether judge scores are calibrated on human ratings, per judge x study."""
+    if not report.calibrations and not report.human_boards:
+        return [
+            Note(
+                "warning",
+                "Judge scores are uncalibrated: no human ratings exist in the store, so they "
+                "show how an LLM judge ranks the systems, not how people would. Collect "
+                "ratings to check the judge against people.",
+                (ANNOTATE_COMMAND,),
+            )
+        ]
+    notes = []
+    for c in report.calibrations:
+        text = c.result.message
+        if c.calibrated and c.uncalibrated_metrics:
+            text += (
+                f" Not calibrated: {', '.join(c.uncalibrated_metrics)}; the dimensions and "
+                "overall of that source average the calibrated metrics only."
+            )
+        kind: Literal["info", "warning"] = "info" if c.calibrated else "warning"
+        notes.append(Note(kind, text, (c.audit_command,)))
+    return notes
+
+
 def score_notes(report: Report) -> list[Note]:
     """The notes that depend on which sources exist (nothing is silently missing)."""
     notes = []
@@ -131,16 +167,8 @@ def score_notes(report: Report) -> list[Note]:
                 (JUDGE_COMMAND, ANNOTATE_COMMAND, "chatanime report"),
             )
         )
-    elif report.judge_boards and not report.human_boards:
-        notes.append(
-            Note(
-                "warning",
-                "Judge scores are uncalibrated: no human ratings exist in the store, so they show "
-                "how an LLM judge ranks the systems, not how people would. Collect ratings to "
-                "check the judge against people.",
-                (ANNOTATE_COMMAND,),
-            )
-        )
+    elif report.judge_boards:
+        notes.extend(_calibration_notes(report))
     ov = report.overview
     notes.append(
         Note(
@@ -220,11 +248,30 @@ def _vs_fans(
     return summarise_vs_fans(store, benchmark=bench, judges=judges, n_boot=report.n_boot, seed=seed)
 
 
-def _bias(corpus: Corpus, store: Store, judges: Sequence[str] | None) -> BiasReport:
+def _bias(
+    corpus: Corpus, store: Store, judges: Sequence[str] | None, stored: StoredJudgments
+) -> BiasReport:
     from chatanime.judge.bias import answer_lengths, bias_report
 
     lengths = answer_lengths(corpus.dialogues, corpus.benchmark.language)
-    return bias_report(store, lengths=lengths, benchmark=corpus.benchmark.name, judges=judges)
+    return bias_report(
+        store, lengths=lengths, benchmark=corpus.benchmark.name, judges=judges, stored=stored
+    )
+
+
+def _calibrations(
+    report: Report, store: Store, stored: StoredJudgments, bench: str, seed: int, notes: list[Note]
+) -> list[pd.DataFrame]:
+    """Calibrate every judge on every rated study; returns the calibrated score tables."""
+    from chatanime.report.calibration import calibrate_judges, calibrated_scores
+
+    sections = attempt(
+        notes,
+        "calibration on human ratings",
+        lambda: calibrate_judges(store, stored, benchmark=bench, seed=seed),
+    )
+    report.calibrations = sections or []
+    return calibrated_scores(report.calibrations)
 
 
 def _add_store_sections(
@@ -237,7 +284,14 @@ def _add_store_sections(
     notes: list[Note],
 ) -> None:
     bench = corpus.benchmark.name
-    scores = collect_scores(store, benchmark=bench, judges=judges, notes=notes)
+    read = attempt(
+        notes, "judge scores", lambda: read_judgments(store, benchmark=bench, judges=judges)
+    )
+    stored = read if read is not None else StoredJudgments.empty()
+    calibrated = _calibrations(report, store, stored, bench, seed, notes)
+    scores = collect_scores(
+        store, benchmark=bench, judges=judges, notes=notes, stored=stored, calibrated=calibrated
+    )
     if not scores.empty:
         features = item_features(per_answer)
         boards = attempt(
@@ -262,7 +316,9 @@ def _add_store_sections(
     if summary is not None and summary.cells:
         report.pairwise = summary
     if report.judge_boards:
-        report.bias = attempt(notes, "judge bias checks", lambda: _bias(corpus, store, judges))
+        report.bias = attempt(
+            notes, "judge bias checks", lambda: _bias(corpus, store, judges, stored)
+        )
     rated = attempt(
         notes,
         "judged diversity",

@@ -22,12 +22,16 @@ from chatanime.report.build import Report, SourceBoard
 from chatanime.report.labels import Labels
 from chatanime.report.scores import DIMENSIONS, METRICS
 from chatanime.report.views import (
+    before_after,
+    board_caption,
     board_rows,
+    calibration_rows,
     comparison_matrix,
     comparison_text,
     diversity_rows,
     estimate_text,
     examples_payload,
+    folds,
     glance,
     headline_metrics,
     pair_rows,
@@ -54,6 +58,7 @@ def environment() -> Environment:
     env.filters["est"] = estimate_text
     env.filters["cmp"] = comparison_text
     env.filters["stars"] = stars
+    env.filters["before_after"] = before_after
     return env
 
 
@@ -114,6 +119,7 @@ def board_view(report: Report, sb: SourceBoard, colours: dict[str, str]) -> dict
         "source": sb.source,
         "kind": sb.kind,
         "label": sb.label,
+        "caption": board_caption(report, sb),
         "rows": board_rows(sb.board),
         "levels": list(LEVELS),
         "comparisons": comparison_matrix(sb.board),
@@ -129,7 +135,9 @@ def style_view(sb: SourceBoard, colours: dict[str, str], labels: Labels) -> dict
     """Raw vs controlled overall ranking, its slope chart, coefficients and per-metric ranks."""
     style = sb.style
     if style is None or "overall" not in style.results:
-        return None if style is None or not style.failures else {"failures": style.failures}
+        if style is None or not style.failures:
+            return None
+        return {"rows": [], "failures": style.failures}  # the template reads both keys
     res = style.results["overall"]
     chart = bars.rank_shift(
         {e.system: e.raw_rank for e in res.systems},
@@ -223,6 +231,13 @@ def _pairwise_view(report: Report, colours: dict[str, str]) -> list[dict[str, An
     return out
 
 
+def _calibration_view(report: Report) -> list[dict[str, Any]]:
+    return [
+        {"section": c, "rows": calibration_rows(c), "folds": folds(c), "id": slug(c.source)}
+        for c in report.calibrations
+    ]
+
+
 def render_html(report: Report) -> str:
     """The whole report as one HTML document (UTF-8 text)."""
     colours = charts.palette(report.systems)
@@ -232,6 +247,7 @@ def render_html(report: Report) -> str:
         "boards": [board_view(report, sb, colours) for sb in report.boards],
         "diversity": diversity_view(report, colours),
         "pairwise": _pairwise_view(report, colours),
+        "calibrations": _calibration_view(report),
         "glance": glance(report),
         "examples": examples_payload(report, colours),
         "judged_systems": [

@@ -12,11 +12,15 @@ from chatanime.report.build import Report, SourceBoard
 from chatanime.report.charts import fmt
 from chatanime.report.scores import DIMENSIONS, METRICS
 from chatanime.report.views import (
+    before_after,
+    board_caption,
     board_rows,
+    calibration_rows,
     comparison_matrix,
     comparison_text,
     diversity_rows,
     estimate_text,
+    folds,
     headline_metrics,
     pair_rows,
     rank_text,
@@ -42,6 +46,9 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]], align: str = 
 def _board(report: Report, sb: SourceBoard) -> list[str]:
     labels = report.labels
     out = [f"## Leaderboard — `{sb.source}`", ""]
+    caption = board_caption(report, sb)
+    if caption:
+        out += [f"_{caption}_", ""]
     rows = board_rows(sb.board)
     header = ["Rank", "System", *(f"{labels.short[lvl]} [95% CI]" for lvl in LEVELS_SHOWN)]
     out += table(
@@ -177,6 +184,45 @@ def _judge_checks(report: Report) -> list[str]:
     return out
 
 
+def _calibration(report: Report) -> list[str]:
+    if not report.calibrations:
+        return []
+    out = [
+        "## Judge calibration on human ratings",
+        "",
+        "Per metric, a monotone map from the judge's item scores to the mean human rating, "
+        "fitted on a study's rated items and applied to the items it did not rate (source "
+        "`judge:<model>:calibrated`). Before → after are cross-validated (held-out folds); "
+        "MAE: lower is better.",
+        "",
+    ]
+    for c in report.calibrations:
+        out += [f"### `{c.judge}` on study “{c.study}”", "", c.result.message, ""]
+        rows = calibration_rows(c)
+        if rows:
+            out += table(
+                ["Metric", "Rated pairs", "MAE", "Spearman", "Pearson", "Applied to", "Note"],
+                (
+                    [
+                        report.labels.short.get(r.metric, r.metric),
+                        r.n_pairs,
+                        before_after(r.mae),
+                        before_after(r.spearman),
+                        before_after(r.pearson),
+                        r.n_applied if r.calibrated else "—",
+                        r.note,
+                    ]
+                    for r in rows
+                ),
+                align="lrrrrrl",
+            )
+            k = folds(c)
+            if k:
+                out += [f"{k}-fold cross-validation over the rated items.", ""]
+        out += [f"Audit the judge on the same ratings: `{c.audit_command}`", ""]
+    return out
+
+
 def _diversity(report: Report) -> list[str]:
     table_ = report.diversity
     out = ["## Automatic response diversity (`automatic:diversity`)", ""]
@@ -251,6 +297,7 @@ def render_markdown(report: Report) -> str:
         out += _board(report, sb)
     out += _pairwise(report)
     out += _judge_checks(report)
+    out += _calibration(report)
     out += _diversity(report)
     out += _overview(report)
     return "\n".join(out).rstrip() + "\n"

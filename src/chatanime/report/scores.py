@@ -61,60 +61,118 @@ def frame(rows: Iterable[ScoreRow]) -> pd.DataFrame:
     return df.astype({"scenario": "int64", "round": "int64", "value": "float64"})
 
 
+POINTWISE_MODES = ("pointwise", "pointwise-round")
+JUDGMENT_COLUMNS = (
+    "id",
+    "judge_model",
+    "mode",
+    "prompt_ref",
+    "rubric_ref",
+    "system",
+    "character",
+    "scenario",
+    "status",
+)
+SCORE_COLUMNS = ("id", "round", "metric", "value")
+
+
+@dataclass(frozen=True)
+class StoredJudgments:
+    """Pointwise judgments and their scores, read once and kept as columns.
+
+    Half a million score rows as Python objects cost seconds; as two frames (judgments,
+    and scores keyed by judgment ``id``) they cost a fraction of that, and every section
+    that needs the judge's rows (leaderboards, bias checks, calibration) reads this one copy.
+    """
+
+    judgments: pd.DataFrame  # JUDGMENT_COLUMNS, one row per judgment
+    scores: pd.DataFrame  # SCORE_COLUMNS, the scores of those judgments (store order)
+
+    @classmethod
+    def empty(cls) -> StoredJudgments:
+        return cls(
+            pd.DataFrame(columns=list(JUDGMENT_COLUMNS)), pd.DataFrame(columns=SCORE_COLUMNS)
+        )
+
+    def scored(self) -> pd.DataFrame:
+        """Scores of scored judgments joined with their judgment's columns."""
+        scored = self.judgments[self.judgments["status"] == "scored"]
+        merged: pd.DataFrame = self.scores.merge(scored, on="id", how="inner", sort=False)
+        return merged
+
+
+def read_judgments(
+    store: Store,
+    *,
+    benchmark: str = "chatanime",
+    judges: Sequence[str] | None = None,
+    modes: Sequence[str] = POINTWISE_MODES,
+) -> StoredJudgments:
+    """The ``modes`` judgments of ``benchmark`` (optionally of ``judges``) with their scores.
+
+    Two column-wise reads (``pandas.read_sql``) instead of one joined query: the join would
+    repeat the judgment's strings on each of its ~18 score rows, which is what makes
+    row-wise reading slow.
+    """
+    j, s = t.judgments, t.scores
+    where = [j.c.benchmark == benchmark, j.c.mode.in_(list(modes))]
+    if judges:
+        where.append(j.c.judge_model.in_(list(judges)))
+    found = select(*(j.c[c] for c in JUDGMENT_COLUMNS)).where(*where)
+    values = (
+        select(s.c.judgment_id.label("id"), s.c.round, s.c.metric, s.c.value)
+        .select_from(s.join(j, s.c.judgment_id == j.c.id))
+        .where(*where)
+    )
+    with store.engine.connect() as conn:
+        judgments = pd.read_sql(found, conn)
+        scores = pd.read_sql(values, conn)
+    judgments = judgments.astype({"scenario": "int64"})
+    scores = scores.astype({"round": "int64", "value": "float64"})
+    return StoredJudgments(judgments, scores)
+
+
 def judge_scores(
-    store: Store, *, benchmark: str = "chatanime", judges: Sequence[str] | None = None
+    store: Store,
+    *,
+    benchmark: str = "chatanime",
+    judges: Sequence[str] | None = None,
+    stored: StoredJudgments | None = None,
 ) -> pd.DataFrame:
     """Pointwise judge scores from the store, one source per judge model.
 
     An unscored judgment contributes NaN for every metric, so it is counted as
-    unscored for that item instead of vanishing from the denominator.
+    unscored for that item instead of vanishing from the denominator. ``stored`` reuses
+    rows already read by :func:`read_judgments`.
     """
-    j = t.judgments
-    query = select(
-        j.c.id,
-        j.c.judge_model,
-        j.c.mode,
-        j.c.prompt_ref,
-        j.c.rubric_ref,
-        j.c.system,
-        j.c.character,
-        j.c.scenario,
-        j.c.status,
-    ).where(j.c.benchmark == benchmark, j.c.mode.in_(("pointwise", "pointwise-round")))
-    if judges:
-        query = query.where(j.c.judge_model.in_(list(judges)))
-    with store.engine.connect() as conn:
-        found = conn.execute(query).all()
-        values: dict[str, list[tuple[int, str, float]]] = {}
-        for jid, rnd, metric, value in conn.execute(
-            select(t.scores.c.judgment_id, t.scores.c.round, t.scores.c.metric, t.scores.c.value)
-        ):
-            values.setdefault(jid, []).append((int(rnd), str(metric), float(value)))
-    labels = source_labels({(r.judge_model, r.mode, r.prompt_ref, r.rubric_ref) for r in found})
-    judgments = [
-        (
-            r.id,
-            labels[(r.judge_model, r.mode, r.prompt_ref, r.rubric_ref)],
-            r.system,
-            r.character,
-            r.scenario,
-            r.status,
+    if stored is None:
+        stored = read_judgments(store, benchmark=benchmark, judges=judges)
+    return score_table(stored)
+
+
+def score_table(stored: StoredJudgments) -> pd.DataFrame:
+    """The long score table of pointwise judgments (see :func:`judge_scores`), vectorised."""
+    config = ["judge_model", "mode", "prompt_ref", "rubric_ref"]
+    judgments = stored.judgments[stored.judgments["mode"].isin(POINTWISE_MODES)]
+    configs = judgments[config].drop_duplicates()
+    labels = source_labels({tuple(r) for r in configs.itertuples(index=False, name=None)})
+    configs = configs.assign(
+        source=[labels[tuple(r)] for r in configs.itertuples(index=False, name=None)]
+    )
+    keyed = judgments.merge(configs, on=config, how="left", sort=False)
+    item = ["source", "system", "character", "scenario"]
+    scored = keyed.loc[keyed["status"] == "scored", ["id", *item]]
+    values = stored.scores[stored.scores["metric"].isin(METRICS)]
+    rows = values.merge(scored, on="id", how="inner", sort=False)
+    parts = [rows[list(COLUMNS)]]
+    unscored = keyed.loc[keyed["status"] != "scored", item]
+    if not unscored.empty:
+        missing = unscored.loc[unscored.index.repeat(len(METRICS))].assign(
+            round=0, metric=list(METRICS) * len(unscored), value=math.nan
         )
-        for r in found
-    ]
-    rows: list[ScoreRow] = []
-    for jid, source, system, character, scenario, status in judgments:
-        if status == "scored":
-            rows.extend(
-                ScoreRow(source, system, character, int(scenario), rnd, metric, value)
-                for rnd, metric, value in values.get(jid, [])
-                if metric in METRICS
-            )
-        else:
-            rows.extend(
-                ScoreRow(source, system, character, int(scenario), 0, m, math.nan) for m in METRICS
-            )
-    return frame(rows)
+        parts.append(missing[list(COLUMNS)])
+    table = pd.concat(parts, ignore_index=True)
+    return table.astype({"scenario": "int64", "round": "int64", "value": "float64"})
 
 
 def source_labels(

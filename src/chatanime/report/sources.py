@@ -1,8 +1,10 @@
-"""Score sources and their leaderboards: judges, the judge ensemble, human studies.
+"""Score sources and their leaderboards: judges, the judge ensemble, calibrated judges, studies.
 
 Sources are never pooled: :func:`collect_scores` returns one long table whose ``source``
 column says where each score came from, and :func:`build_boards` builds one leaderboard (with
-its style-controlled ranking) per source.
+its style-controlled ranking) per source. Calibrated judge scores
+(``judge:<model>:calibrated``, see :mod:`chatanime.report.calibration`) are a source of
+their own kind, never part of the judge ensemble.
 """
 
 from __future__ import annotations
@@ -16,11 +18,18 @@ import pandas as pd
 from chatanime.corpus import Corpus
 from chatanime.report.aggregate import Leaderboard, build_leaderboard
 from chatanime.report.notes import Note, attempt
-from chatanime.report.scores import COLUMNS, ENSEMBLE, judge_scores, with_ensemble
+from chatanime.report.scores import (
+    COLUMNS,
+    ENSEMBLE,
+    StoredJudgments,
+    judge_scores,
+    with_ensemble,
+)
 from chatanime.report.style_control import StyleControl, style_control
 from chatanime.store import Store
 
-SourceKind = Literal["judge", "ensemble", "human"]
+SourceKind = Literal["judge", "ensemble", "calibrated", "human"]
+CALIBRATED = ":calibrated"
 
 
 @dataclass(frozen=True)
@@ -40,19 +49,34 @@ class SourceBoard:
 def source_kind(source: str) -> SourceKind:
     if source == ENSEMBLE:
         return "ensemble"
-    return "human" if source.startswith("human:") else "judge"
+    if source.startswith("human:"):
+        return "human"
+    if source.endswith(CALIBRATED) or f"{CALIBRATED}@" in source:
+        return "calibrated"
+    return "judge"
 
 
 def collect_scores(
-    store: Store, *, benchmark: str, judges: Sequence[str] | None, notes: list[Note]
+    store: Store,
+    *,
+    benchmark: str,
+    judges: Sequence[str] | None,
+    notes: list[Note],
+    stored: StoredJudgments | None = None,
+    calibrated: Sequence[pd.DataFrame] = (),
 ) -> pd.DataFrame:
-    """Judge scores (+ ensemble) and human ratings, each under its own ``source`` label."""
+    """Judge scores (+ ensemble), calibrated judge scores and human ratings, each under its
+    own ``source`` label. ``stored`` reuses judge rows already read; ``calibrated`` are the
+    calibrated score tables (added after the ensemble, so it never averages them in)."""
     frames = []
     judged = attempt(
-        notes, "judge scores", lambda: judge_scores(store, benchmark=benchmark, judges=judges)
+        notes,
+        "judge scores",
+        lambda: judge_scores(store, benchmark=benchmark, judges=judges, stored=stored),
     )
     if judged is not None and not judged.empty:
         frames.append(with_ensemble(judged))
+    frames.extend(f for f in calibrated if not f.empty)
     if not judges:
         from chatanime.report.human import human_scores
 
@@ -83,7 +107,7 @@ def build_boards(
     def persona_of(scenario: int) -> str:
         return personas.get(int(scenario), "unknown")
 
-    order = {"ensemble": 0, "judge": 1, "human": 2}
+    order = {"ensemble": 0, "judge": 1, "calibrated": 2, "human": 3}
     sources = sorted(scores["source"].unique(), key=lambda s: (order[source_kind(s)], s))
     boards = []
     for source in sources:

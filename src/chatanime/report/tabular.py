@@ -2,10 +2,13 @@
 
 One record per number with a ``table`` column (``leaderboard``, ``comparison``, ``by_persona``,
 ``by_character``, ``style_control``, ``style_feature``, ``pairwise``, ``bias``,
-``judged_diversity``, ``diversity``, ``overview``) and a ``source`` (``judge:<model>``,
-``judge:ensemble``, ``human:<study>``, ``pairwise:<judge>``, ``judge:<model>:diversity``,
-``automatic:diversity``, ``corpus``), so a spreadsheet or a script can filter without
-guessing where a value came from. Missing values are empty (CSV) or ``null`` (JSON), never
+``judged_diversity``, ``calibration``, ``diversity``, ``overview``) and a ``source``
+(``judge:<model>``, ``judge:ensemble``, ``judge:<model>:calibrated``, ``human:<study>``,
+``pairwise:<judge>``, ``judge:<model>:diversity``, ``automatic:diversity``, ``corpus``), so a
+spreadsheet or a script can filter without guessing where a value came from. A calibration
+record is one statistic of one metric (``grouping``: ``mae_before``, ``mae_after``,
+``spearman_before`` ... ``pearson_after``, cross-validated; ``n``: rated pairs; ``baseline``:
+the study). Missing values are empty (CSV) or ``null`` (JSON), never
 NaN strings.
 """
 
@@ -180,6 +183,32 @@ def _judge_check_records(report: Report) -> Iterator[Record]:
             )
 
 
+def _calibration_records(report: Report) -> Iterator[Record]:
+    for c in report.calibrations:
+        for f in c.result.metrics:
+            cv = f.cross_validated
+            stats = {} if cv is None else cv.model_dump(exclude={"n", "k"})
+            for name, value in stats.items():
+                yield _record(
+                    table="calibration",
+                    source=c.source,
+                    level=f.metric,
+                    grouping=name,
+                    mean=float(value),
+                    n=f.n_pairs,
+                    baseline=c.study,
+                )
+            yield _record(
+                table="calibration",
+                source=c.source,
+                level=f.metric,
+                grouping="n_applied",
+                mean=float(f.n_applied),
+                n=f.n_pairs,
+                baseline=c.study,
+            )
+
+
 def records(report: Report) -> list[Record]:
     """Every number of the report as flat records (see the module docstring)."""
     out: list[Record] = []
@@ -242,6 +271,7 @@ def records(report: Report) -> list[Record]:
                 )
             )
     out.extend(_judge_check_records(report))
+    out.extend(_calibration_records(report))
     if report.diversity is not None:
         ranks = {}
         for r in report.diversity.rows:

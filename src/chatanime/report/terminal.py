@@ -16,7 +16,9 @@ from chatanime.report.build import Report, SourceBoard
 from chatanime.report.charts import fmt
 from chatanime.report.scores import DIMENSIONS, METRICS
 from chatanime.report.views import (
+    before_after,
     board_rows,
+    calibration_rows,
     comparison_matrix,
     comparison_text,
     diversity_rows,
@@ -73,6 +75,34 @@ def comparisons_table(report: Report, sb: SourceBoard) -> Table | None:
     return t
 
 
+def calibration_tables(report: Report) -> list[Table]:
+    """Per judge x study: rated pairs and cross-validated agreement before -> after."""
+    out = []
+    for c in report.calibrations:
+        rows = calibration_rows(c)
+        if not rows:
+            continue
+        t = Table(
+            title=f"{c.source}: calibration on study {c.study} (cross-validated, before → after)",
+            title_justify="left",
+            header_style="bold",
+        )
+        t.add_column("metric")
+        for col in ("rated", "MAE", "Spearman", "Pearson", "applied"):
+            t.add_column(col, justify="right")
+        for r in rows:
+            t.add_row(
+                report.labels.short.get(r.metric, r.metric),
+                str(r.n_pairs),
+                before_after(r.mae),
+                before_after(r.spearman),
+                before_after(r.pearson),
+                str(r.n_applied) if r.calibrated else "—",
+            )
+        out.append(t)
+    return out
+
+
 def diversity_table(report: Report) -> RenderableType:
     table = report.diversity
     if table is None:
@@ -123,6 +153,8 @@ def renderables(report: Report, *, summary: bool = True) -> list[RenderableType]
         out.append(board_table(report, sb))
         if not summary and (cmp := comparisons_table(report, sb)) is not None:
             out.append(cmp)
+    if not summary:
+        out.extend(calibration_tables(report))
     out.append(diversity_table(report))
     if not summary:
         out.append(overview_table(report))

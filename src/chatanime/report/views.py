@@ -19,6 +19,7 @@ from chatanime.report.charts import fmt
 if TYPE_CHECKING:
     from chatanime.metrics.diversity import DiversityTable
     from chatanime.report.build import Report, SourceBoard
+    from chatanime.report.calibration import JudgeCalibrationSection
 
 HEADLINE_DIVERSITY = (
     "distinct_2_char_eq",
@@ -314,3 +315,65 @@ def glance(report: Report) -> list[Tile]:
             )
         )
     return tiles
+
+
+@dataclass(frozen=True)
+class CalibrationRow:
+    """One metric of a judge's calibration: held-out agreement before and after the map.
+
+    ``mae``/``spearman``/``pearson`` are (before, after) from k-fold cross-validation (NaN
+    when there were too few rated items to validate; ``note`` then says why).
+    """
+
+    metric: str
+    n_pairs: int
+    n_applied: int
+    calibrated: bool
+    mae: tuple[float, float]
+    spearman: tuple[float, float]
+    pearson: tuple[float, float]
+    note: str
+
+
+def calibration_rows(section: JudgeCalibrationSection) -> list[CalibrationRow]:
+    nan = (math.nan, math.nan)
+    rows = []
+    for f in section.result.metrics:
+        cv = f.cross_validated
+        rows.append(
+            CalibrationRow(
+                f.metric,
+                f.n_pairs,
+                f.n_applied,
+                f.calibrated,
+                (cv.mae_before, cv.mae_after) if cv else nan,
+                (cv.spearman_before, cv.spearman_after) if cv else nan,
+                (cv.pearson_before, cv.pearson_after) if cv else nan,
+                f.note or "",
+            )
+        )
+    return rows
+
+
+def before_after(pair: tuple[float, float]) -> str:
+    """``0.95 → 0.21`` (a dash for a missing side)."""
+    return f"{fmt(pair[0])} → {fmt(pair[1])}"
+
+
+def folds(section: JudgeCalibrationSection) -> int | None:
+    """The number of cross-validation folds used (None when no metric was validated)."""
+    return next((f.cross_validated.k for f in section.result.metrics if f.cross_validated), None)
+
+
+def board_caption(report: Report, sb: SourceBoard) -> str:
+    """What a calibrated leaderboard is, in one sentence (empty for other sources)."""
+    section = next((c for c in report.calibrations if c.source == sb.source), None)
+    if section is None:
+        return ""
+    n = max((f.n_applied for f in section.result.metrics), default=0)
+    return (
+        f"Calibrated scores: {section.judge}'s scores of the {n} items study "
+        f"“{section.study}” did not rate, mapped per metric onto the human 1–5 scale by a "
+        "monotone fit on the study's ratings (see “Judge calibration”). A separate source: "
+        f"not pooled with judge:{section.judge} or with the ratings."
+    )
