@@ -148,6 +148,7 @@ def test_calibrated_scores_are_their_own_source_for_the_unrated_items(
         # the lenient judge's +1 is gone on exactly the items the study did not rate
         assert cell.estimate.mean == pytest.approx(truth / len(unrated) / len(METRICS))
         assert cell.estimate.n == len(unrated) < (32 if system in STUDY_SYSTEMS else 33)
+        assert cell.estimate.n_missing == 0  # the rated items are not "unscored" here
         # the ensemble averages the two raw judges only, never a calibrated source
         assert ens.estimate.mean == pytest.approx((raw.estimate.mean + exact.estimate.mean) / 2)
 
@@ -179,6 +180,7 @@ def test_calibrated_notes_replace_the_uncalibrated_warning(
     report, _ = calibrated
     texts = [n.text for n in report.notes]
     assert not any("uncalibrated" in text for text in texts)
+    assert not any(text.startswith("Unscored items") for text in texts)
     note = next(n for n in report.notes if f"{LENIENT} calibrated on study 'pilot'" in n.text)
     assert note.kind == "info" and "for 9 of 9 metrics" in note.text
     assert note.commands == (f"chatanime judge audit --judge {LENIENT} --study pilot",)

@@ -11,7 +11,7 @@ Why these choices:
   extra "word". Whitespace is never a token. Punctuation is: it is part of a character's voice.
 * jieba is pure Python (about 3 s per million characters), so the release's 2.7 M characters
   are segmented in worker processes (fork) while the caller keeps computing character metrics.
-  The dictionary is loaded once, with jieba's stderr chatter silenced, before forking.
+  The dictionary is loaded once per process, with jieba's stderr chatter silenced.
 * Metrics never touch strings after tokenising: :func:`ngram_levels` sorts every n-gram of the
   corpus once per order (integer keys built from the previous order's dense ids), and
   :func:`group_level` turns that into (group, type, answer, count) rows for a grouping with at
@@ -189,9 +189,9 @@ def default_workers(n_texts: int) -> int:
 def fork_pool(workers: int) -> Executor | None:
     """A pool of ``workers`` processes, or None for in-process work.
 
-    Forked when this process has a single thread (workers then share jieba's loaded
-    dictionary); a process with other threads (a web server, say) must not fork, so its
-    workers start from a fresh interpreter via ``forkserver`` and load jieba themselves.
+    Forked (cheap: the workers inherit the imported modules) when this process has a single
+    thread; a process with other threads (a web server, say) must not fork, so its workers
+    start from a fresh interpreter via ``forkserver``.
     """
     if workers <= 1:
         return None
@@ -213,14 +213,13 @@ def encode_words_async(
 
     With an ``executor`` (see :func:`fork_pool`) the texts are segmented in ``parts`` chunks by
     the workers, so the caller can compute character metrics meanwhile; without one the work
-    happens when the result is asked for. jieba is initialised first so forked workers share
-    its dictionary.
+    happens when the result is asked for. Each worker loads jieba's dictionary itself (about a
+    second, in parallel) rather than this process loading it before forking, which would keep
+    the other core idle meanwhile.
     """
     check_language(language)
     if executor is None or len(texts) < 2:
         return lambda: encode_words(texts, language)
-    if language == "zh" and _can_fork():
-        _jieba()  # before the (lazily started) workers fork, so that they share it
     futures = [executor.submit(encode_words, chunk, language) for chunk in chunks(texts, parts)]
     return lambda: merge_encoded([fut.result() for fut in futures])
 

@@ -76,14 +76,13 @@ class Leaderboard:
 
 
 def level_values(items: pd.DataFrame) -> pd.DataFrame:
-    """Item values for every level (metrics, dimensions, overall) in one long table."""
-    wide = items.pivot_table(
-        index=["system", "character", "scenario"],
-        columns="metric",
-        values="value",
-        aggfunc="first",
-        dropna=False,
-    )
+    """Item values for every level (metrics, dimensions, overall) in one long table.
+
+    Only the items a source has (scored or unscored) appear: ``pivot``, not a pivot table
+    with ``dropna=False``, which would fill the whole system x character x scenario grid and
+    count a study's unrated items, or a calibrated source's rated ones, as unscored.
+    """
+    wide = items.pivot(index=["system", "character", "scenario"], columns="metric", values="value")
     for dim, metrics in DIMENSIONS.items():
         present = [m for m in metrics if m in wide.columns]
         if present:
