@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import httpx
 
 from chatanime.annotate.collect_quiz import Quiz
 from chatanime.annotate.collect_study import (
@@ -107,21 +103,5 @@ class CollectServer(LiveServer):
 
     lease_s: float = 2.0
 
-    def start(self, timeout: float = 30.0) -> CollectServer:
-        code = (
-            "from chatanime.annotate.app import serve; "
-            f"serve({self.store_url!r}, host='127.0.0.1', port={self.port}, "
-            f"sim_lease_s={self.lease_s})"
-        )
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.base_url + "/", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start in time")
+    def serve_options(self) -> str:
+        return f", sim_lease_s={self.lease_s}"

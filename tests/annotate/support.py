@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -124,10 +125,14 @@ class LiveServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> LiveServer:
+    def serve_options(self) -> str:
+        """Extra keyword arguments of ``serve`` (Python source), for subclasses."""
+        return ""
+
+    def start(self, timeout: float = 30.0) -> Self:
         code = (
             "from chatanime.annotate.app import serve; "
-            f"serve({self.store_url!r}, host='127.0.0.1', port={self.port})"
+            f"serve({self.store_url!r}, host='127.0.0.1', port={self.port}{self.serve_options()})"
         )
         log = self.log_path.open("ab")
         self.process = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=log)

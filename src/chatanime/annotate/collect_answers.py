@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +25,7 @@ from chatanime.annotate.collect_tables import (
     respondents,
 )
 from chatanime.annotate.security import hash_token
+from chatanime.annotate.study_rows import now_iso
 from chatanime.characters import CardText, Character
 from chatanime.scenarios import Scenario
 from chatanime.simulator import text_length
@@ -134,10 +134,6 @@ class DialogueTask:
         if self.q2 is None:
             return "waiting"
         return "r2" if self.a2 is None else "done"
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def respondent_for_token(conn: Connection, token: str) -> Respondent | None:

@@ -25,9 +25,9 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, select, update
 
-from chatanime.annotate.collect_answers import now_iso
 from chatanime.annotate.collect_tables import collect_dialogues, collect_studies, sim_calls
 from chatanime.annotate.security import new_id
+from chatanime.annotate.study_rows import now_iso
 from chatanime.backends.base import (
     ChatMessage,
     ChatModel,

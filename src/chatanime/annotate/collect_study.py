@@ -13,21 +13,26 @@ settings) is snapshotted into the study row.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, or_, select, update
+from sqlalchemy import Connection, Row, insert
 
 from chatanime.annotate import ensure_schema
 from chatanime.annotate.collect_quiz import Quiz
 from chatanime.annotate.collect_tables import collect_dialogues, collect_studies, respondents
-from chatanime.annotate.security import hash_token, new_id, new_key, new_token
+from chatanime.annotate.security import hash_token, new_id, new_token
+from chatanime.annotate.study_rows import (
+    find_study_row,
+    insert_study,
+    now_iso,
+    rotate_admin_token,
+    rotate_member_tokens,
+)
 from chatanime.annotate.wording import LANGUAGES
 from chatanime.benchmark import Benchmark
 from chatanime.characters import Character
@@ -223,10 +228,6 @@ def _config(spec: CollectSpec, seed: int) -> dict[str, Any]:
     }
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 def create_collection(store: Store, spec: CollectSpec) -> CreatedCollection:
     """Write the study, its respondents and their dialogue rows in one transaction."""
     slugs = tuple(resolve_character(spec.benchmark, c).slug for c in spec.characters)
@@ -234,24 +235,19 @@ def create_collection(store: Store, spec: CollectSpec) -> CreatedCollection:
     _validate(spec)
     seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
     plan = plan_respondents(spec, random.Random(seed))
-    study_id, admin_token, now = new_id(), new_token(), _now()
+    study_id, admin_token, now = new_id(), new_token(), now_iso()
     invites = tuple(RespondentInvite(n, plan.character[n], new_token()) for n in plan.character)
     ensure_schema(store)
     with store.engine.begin() as conn:
-        taken = conn.execute(
-            select(collect_studies.c.id).where(collect_studies.c.name == spec.name)
-        ).first()
-        if taken:
-            raise DataError(f"a collection study named {spec.name!r} already exists in this store")
-        conn.execute(
-            insert(collect_studies).values(
-                id=study_id,
-                name=spec.name,
-                created_at=now,
-                config_json=json.dumps(_config(spec, seed), ensure_ascii=False),
-                admin_token_hash=hash_token(admin_token),
-                secret_key=new_key(),
-            )
+        insert_study(
+            conn,
+            collect_studies,
+            study_id=study_id,
+            name=spec.name,
+            created_at=now,
+            config=_config(spec, seed),
+            admin_token=admin_token,
+            kind="collection study",
         )
         n = _write_respondents(conn, study_id, spec, invites, plan, now)
     return CreatedCollection(study_id, spec.name, admin_token, invites, n)
@@ -298,15 +294,7 @@ def _write_respondents(
 
 def find_collection(conn: Connection, ref: str) -> Row[Any]:
     """A collection study by id or name; DataError naming the known ones otherwise."""
-    row = conn.execute(
-        select(collect_studies).where(
-            or_(collect_studies.c.id == ref, collect_studies.c.name == ref)
-        )
-    ).first()
-    if row is None:
-        known = ", ".join(conn.execute(select(collect_studies.c.name)).scalars()) or "none"
-        raise DataError(f"no collection study {ref!r} in this store (studies: {known})")
-    return row
+    return find_study_row(conn, collect_studies, ref, "collection study")
 
 
 def rotate_respondent_links(
@@ -316,36 +304,10 @@ def rotate_respondent_links(
     ensure_schema(store)
     with store.engine.begin() as conn:
         row = find_collection(conn, study)
-        people = conn.execute(
-            select(respondents.c.id, respondents.c.name, respondents.c.character)
-            .where(respondents.c.study_id == row.id)
-            .order_by(respondents.c.name)
-        ).all()
-        known = {p.name: p for p in people}
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise DataError(f"study {row.name!r} has no respondent {unknown[0]!r}")
-        invites = []
-        for name in names or list(known):
-            invite = RespondentInvite(name, known[name].character, new_token())
-            conn.execute(
-                update(respondents)
-                .where(respondents.c.id == known[name].id)
-                .values(token_hash=hash_token(invite.token))
-            )
-            invites.append(invite)
-    return invites
+        issued = rotate_member_tokens(conn, respondents, row, names, "respondent")
+    return [RespondentInvite(person.name, person.character, token) for person, token in issued]
 
 
 def rotate_collection_admin_token(store: Store, study: str) -> str:
     """A new admin token for the collection study (the old one stops working)."""
-    ensure_schema(store)
-    token = new_token()
-    with store.engine.begin() as conn:
-        row = find_collection(conn, study)
-        conn.execute(
-            update(collect_studies)
-            .where(collect_studies.c.id == row.id)
-            .values(admin_token_hash=hash_token(token))
-        )
-    return token
+    return rotate_admin_token(store, collect_studies, study, "collection study")

@@ -28,20 +28,12 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from chatanime.annotate.tables import study_columns
 from chatanime.store.migrations import Migration, create_tables, register_migration
 from chatanime.store.schema import metadata
 
-collect_studies = Table(
-    "collect_studies",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("name", String(200), nullable=False, unique=True),
-    Column("created_at", String(40), nullable=False),
-    # benchmark ref, language, limit, characters + scenarios snapshots, quiz, simulator
-    Column("config_json", Text, nullable=False),
-    Column("admin_token_hash", String(64), nullable=False, unique=True),
-    Column("secret_key", String(64), nullable=False),
-)
+# config_json: benchmark ref, language, limit, characters + scenarios snapshots, quiz, simulator
+collect_studies = Table("collect_studies", metadata, *study_columns())
 
 respondents = Table(
     "collect_respondents",

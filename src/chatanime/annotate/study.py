@@ -17,13 +17,19 @@ import secrets
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, or_, select, update
+from sqlalchemy import Connection, Row, insert
 
 from chatanime.annotate import ensure_schema, wording
-from chatanime.annotate.security import hash_token, new_id, new_key, new_token
+from chatanime.annotate.security import hash_token, new_id, new_token
+from chatanime.annotate.study_rows import (
+    find_study_row,
+    insert_study,
+    now_iso,
+    rotate_member_tokens,
+)
+from chatanime.annotate.study_rows import rotate_admin_token as rotate_study_admin_token
 from chatanime.annotate.tables import annotators, assignments, items, studies
 from chatanime.characters import Character, get_character
 from chatanime.dialogue import Dialogue
@@ -234,10 +240,6 @@ def _config(spec: StudySpec, seed: int) -> dict[str, Any]:
     }
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 def create_study(store: Store, spec: StudySpec, dialogues: Iterable[Dialogue]) -> CreatedStudy:
     """Write a study, its item snapshots, annotators and assignments in one transaction."""
     _validate(spec)
@@ -247,21 +249,19 @@ def create_study(store: Store, spec: StudySpec, dialogues: Iterable[Dialogue]) -
     rng = random.Random(seed)
     drafts = build_items(spec, dialogues, rng)
     plan = assign(drafts, spec.annotators, spec.overlap, rng)
-    study_id, admin_token, now = new_id(), new_token(), _now()
+    study_id, admin_token, now = new_id(), new_token(), now_iso()
     invites = tuple(Invite(name, new_token()) for name in spec.annotators)
     ensure_schema(store)
     with store.engine.begin() as conn:
-        if conn.execute(select(studies.c.id).where(studies.c.name == spec.name)).first():
-            raise DataError(f"a study named {spec.name!r} already exists in this store")
-        conn.execute(
-            insert(studies).values(
-                id=study_id,
-                name=spec.name,
-                created_at=now,
-                config_json=json.dumps(_config(spec, seed), ensure_ascii=False),
-                admin_token_hash=hash_token(admin_token),
-                secret_key=new_key(),
-            )
+        insert_study(
+            conn,
+            studies,
+            study_id=study_id,
+            name=spec.name,
+            created_at=now,
+            config=_config(spec, seed),
+            admin_token=admin_token,
+            kind="study",
         )
         conn.execute(insert(items), [_item_row(study_id, d) for d in drafts])
         n_assignments = _write_assignments(conn, study_id, invites, plan, now)
@@ -317,13 +317,7 @@ def _write_assignments(
 
 def find_study(conn: Connection, ref: str) -> Row[Any]:
     """A study by id or name; DataError naming the known ones otherwise."""
-    row = conn.execute(
-        select(studies).where(or_(studies.c.id == ref, studies.c.name == ref))
-    ).first()
-    if row is None:
-        known = ", ".join(conn.execute(select(studies.c.name)).scalars()) or "none"
-        raise DataError(f"no study {ref!r} in this store (studies: {known})")
-    return row
+    return find_study_row(conn, studies, ref, "study")
 
 
 def rotate_invites(store: Store, study: str, names: Sequence[str] = ()) -> list[Invite]:
@@ -334,34 +328,10 @@ def rotate_invites(store: Store, study: str, names: Sequence[str] = ()) -> list[
     ensure_schema(store)
     with store.engine.begin() as conn:
         row = find_study(conn, study)
-        people = conn.execute(
-            select(annotators.c.id, annotators.c.name)
-            .where(annotators.c.study_id == row.id)
-            .order_by(annotators.c.name)
-        ).all()
-        known = {p.name: p.id for p in people}
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise DataError(f"study {row.name!r} has no annotator {unknown[0]!r}")
-        invites = []
-        for name in names or list(known):
-            invite = Invite(name, new_token())
-            conn.execute(
-                update(annotators)
-                .where(annotators.c.id == known[name])
-                .values(token_hash=hash_token(invite.token))
-            )
-            invites.append(invite)
-    return invites
+        issued = rotate_member_tokens(conn, annotators, row, names, "annotator")
+    return [Invite(person.name, token) for person, token in issued]
 
 
 def rotate_admin_token(store: Store, study: str) -> str:
     """A new admin token for ``study`` (the old one stops working)."""
-    ensure_schema(store)
-    token = new_token()
-    with store.engine.begin() as conn:
-        row = find_study(conn, study)
-        conn.execute(
-            update(studies).where(studies.c.id == row.id).values(admin_token_hash=hash_token(token))
-        )
-    return token
+    return rotate_study_admin_token(store, studies, study, "study")

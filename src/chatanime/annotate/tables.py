@@ -9,6 +9,8 @@ annotator sees can be incremented to reach another person's work.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Column,
     ForeignKey,
@@ -23,19 +25,28 @@ from sqlalchemy import (
 from chatanime.store.migrations import Migration, create_tables, register_migration
 from chatanime.store.schema import metadata
 
-studies = Table(
-    "annotate_studies",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("name", String(200), nullable=False, unique=True),
-    Column("created_at", String(40), nullable=False),
-    # systems, characters, scenarios, overlap, language, seed, rubric + card snapshots
-    Column("config_json", Text, nullable=False),
-    Column("admin_token_hash", String(64), nullable=False, unique=True),
-    # Server-side HMAC key for CSRF tokens and admin cookies; persisted so that forms
-    # stay valid across a restart of the server.
-    Column("secret_key", String(64), nullable=False),
-)
+
+def study_columns() -> list[Column[Any]]:
+    """The study row of either kind of study (rating, collection).
+
+    Both kinds are created, found and administered by the same code
+    (:mod:`chatanime.annotate.study_rows`, :mod:`chatanime.annotate.admin_session`), which
+    relies on exactly these columns. ``config_json`` is the kind's snapshot.
+    """
+    return [
+        Column("id", String(40), primary_key=True),
+        Column("name", String(200), nullable=False, unique=True),
+        Column("created_at", String(40), nullable=False),
+        Column("config_json", Text, nullable=False),
+        Column("admin_token_hash", String(64), nullable=False, unique=True),
+        # Server-side HMAC key for CSRF tokens and admin cookies; persisted so that forms
+        # stay valid across a restart of the server.
+        Column("secret_key", String(64), nullable=False),
+    ]
+
+
+# config_json: systems, characters, scenarios, overlap, language, seed, rubric + card snapshots
+studies = Table("annotate_studies", metadata, *study_columns())
 
 items = Table(
     "annotate_items",

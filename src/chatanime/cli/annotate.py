@@ -13,31 +13,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from chatanime.cli.options import (
+    DEFAULT_BASE,
+    BaseUrlOpt,
+    StoreOpt,
+    comma_list,
+    web_app_store,
+)
 from chatanime.errors import DataError
 
 console = Console()
 
-StoreOpt = Annotated[
-    str | None,
-    typer.Option("--store", help="Store URL or SQLite path (else $CHATANIME_STORE, else default)."),
-]
 StudyOpt = Annotated[str, typer.Option("--study", help="Study id or name.")]
-BaseUrlOpt = Annotated[
-    str,
-    typer.Option("--base-url", help="Public URL of the annotation server, used in invite links."),
-]
-DEFAULT_BASE = "http://127.0.0.1:8000"
-
-
-def _split(text: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip())
-
-
-def _store(url: str | None) -> Any:
-    import chatanime.annotate  # noqa: F401  (registers the annotation tables' migration)
-    from chatanime.store import open_store
-
-    return open_store(url)
 
 
 def create_study_cmd(
@@ -78,7 +65,7 @@ def create_study_cmd(
 
     corpus = load_corpus(data, extra=extra or [], benchmark=benchmark)
     bench = corpus.benchmark
-    wanted = _split(systems)
+    wanted = comma_list(systems)
     unknown = [s for s in wanted if s not in corpus.systems]
     if unknown:
         known = ", ".join(corpus.systems) or "none (add system files with --extra FILE)"
@@ -86,9 +73,9 @@ def create_study_cmd(
     spec = StudySpec(
         name=name,
         systems=wanted,
-        characters=tuple(resolve_character(bench, c).slug for c in _split(characters)),
+        characters=tuple(resolve_character(bench, c).slug for c in comma_list(characters)),
         scenarios=parse_scenarios(scenarios),
-        annotators=_split(annotators),
+        annotators=comma_list(annotators),
         overlap=overlap,
         diversity_sets=diversity_sets,
         diversity_n=diversity_n,
@@ -100,7 +87,7 @@ def create_study_cmd(
     selection = corpus.filter(
         systems=spec.systems, characters=spec.characters, scenarios=spec.scenarios
     )
-    created = create_study(_store(store), spec, selection.dialogues)
+    created = create_study(web_app_store(store), spec, selection.dialogues)
     console.print(
         f"Study [bold]{created.name}[/] ({created.study_id}): {created.n_items} items, "
         f"{created.n_assignments} assignments."
@@ -146,7 +133,7 @@ def export_cmd(
     """Export every rating of a study in long form (one row per rating)."""
     from chatanime.annotate.ratings import rating_records, write_ratings
 
-    records = rating_records(_store(store), study)
+    records = rating_records(web_app_store(store), study)
     if out is None:
         write_ratings(records, sys.stdout, fmt)
         return
@@ -167,8 +154,8 @@ def links_cmd(
     """Issue new invite links (old ones stop working): tokens are stored hashed."""
     from chatanime.annotate.study import rotate_admin_token, rotate_invites
 
-    opened = _store(store)
-    _print_links(rotate_invites(opened, study, _split(annotators)), base_url)
+    opened = web_app_store(store)
+    _print_links(rotate_invites(opened, study, comma_list(annotators)), base_url)
     if admin:
         console.print(f"Admin token: [bold]{rotate_admin_token(opened, study)}[/]")
 
@@ -252,7 +239,7 @@ def agreement_cmd(
     """Inter-annotator agreement per metric and the judge-vs-human calibration of a study."""
     from chatanime.annotate.analysis import analyse_study
 
-    analysis = analyse_study(_store(store), study, judge=judge, n_boot=n_boot, seed=seed)
+    analysis = analyse_study(web_app_store(store), study, judge=judge, n_boot=n_boot, seed=seed)
     if as_json:
         typer.echo(json.dumps(_jsonable(asdict(analysis)), ensure_ascii=False, indent=2))
         return

@@ -9,28 +9,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from chatanime.cli.options import (
+    DEFAULT_BASE,
+    BaseUrlOpt,
+    StoreOpt,
+    comma_list,
+    web_app_store,
+)
+
 console = Console()
 
-StoreOpt = Annotated[
-    str | None,
-    typer.Option("--store", help="Store URL or SQLite path (else $CHATANIME_STORE, else default)."),
-]
 StudyOpt = Annotated[str, typer.Option("--study", help="Collection study id or name.")]
-BaseUrlOpt = Annotated[
-    str, typer.Option("--base-url", help="Public URL of the server, used in invite links.")
-]
-DEFAULT_BASE = "http://127.0.0.1:8000"
-
-
-def _split(text: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip())
-
-
-def _store(url: str | None) -> Any:
-    import chatanime.annotate  # noqa: F401  (registers the collection tables' migration)
-    from chatanime.store import open_store
-
-    return open_store(url)
 
 
 def create_study_cmd(
@@ -84,7 +73,7 @@ def create_study_cmd(
     from chatanime.benchmark import load_benchmark
 
     bench = load_benchmark(benchmark)
-    slugs = tuple(resolve_character(bench, c).slug for c in _split(characters))
+    slugs = tuple(resolve_character(bench, c).slug for c in comma_list(characters))
     ids = parse_scenarios(scenarios) if scenarios else tuple(s.id for s in bench.scenarios)
     spec = CollectSpec(
         name=name,
@@ -101,7 +90,7 @@ def create_study_cmd(
         quiz=load_quiz(quiz, dict.fromkeys(slugs)) if quiz else None,
         seed=seed,
     )
-    created = create_collection(_store(store), spec)
+    created = create_collection(web_app_store(store), spec)
     console.print(
         f"Collection study [bold]{created.name}[/] ({created.study_id}): "
         f"{len(created.invites)} respondents, {created.n_dialogues} dialogues, "
@@ -163,7 +152,7 @@ def export_cmd(
     """Export finished dialogues as a system file (its name is the file's stem)."""
     from chatanime.annotate.collect_export import export_collection
 
-    result = export_collection(_store(store), study, out)
+    result = export_collection(web_app_store(store), study, out)
     console.print(
         f"{result.dialogues} dialogues of system [bold]{result.system}[/] -> {out}", soft_wrap=True
     )
@@ -184,8 +173,8 @@ def links_cmd(
         rotate_respondent_links,
     )
 
-    opened = _store(store)
-    _print_links(rotate_respondent_links(opened, study, _split(respondents)), base_url)
+    opened = web_app_store(store)
+    _print_links(rotate_respondent_links(opened, study, comma_list(respondents)), base_url)
     if admin:
         console.print(f"Admin token: [bold]{rotate_collection_admin_token(opened, study)}[/]")
 
@@ -194,7 +183,7 @@ def status_cmd(study: StudyOpt, store: StoreOpt = None) -> None:
     """Progress per respondent: quiz, finished dialogues, simulator failures."""
     from chatanime.annotate.collect_progress import collection_progress
 
-    progress = collection_progress(_store(store), study)
+    progress = collection_progress(web_app_store(store), study)
     table = Table(title=f"{progress.name}: {progress.finished}/{progress.total} dialogues")
     for col in ("respondent", "id", "character", "quiz", "done", "total", "sim failures", "last"):
         table.add_column(col)

@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from chatanime.characters import Character, builtin_characters, get_character
+from chatanime.cli.options import BenchOpt, DataOpt, ExtraOpt
 from chatanime.corpus import (
     EXPORT_FORMATS,
     Corpus,
@@ -26,18 +27,6 @@ from chatanime.simulator import text_length
 
 # Piped output (a file, a test, CI logs) gets a wide console instead of ellipses.
 console = Console(width=None if sys.stdout.isatty() else 160)
-
-DataOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--data", help="Folder with the release's *.json (else $CHATANIME_DATA, cache, download)."
-    ),
-]
-ExtraOpt = Annotated[
-    list[Path] | None,
-    typer.Option("--extra", help="An extra system file (release JSON shape or JSONL); repeatable."),
-]
-BenchOpt = Annotated[str, typer.Option("--benchmark", help="Benchmark name or folder.")]
 
 
 def _corpus(data: Path | None, extra: list[Path] | None, benchmark: str) -> Corpus:

@@ -19,6 +19,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from chatanime.cli.options import BenchOpt, DataOpt, ExtraOpt
 from chatanime.errors import DataError
 from chatanime.metrics.diversity import HUMAN, DiversityTable, Metric, diversity_table
 
@@ -224,22 +225,9 @@ def render(table: DiversityTable, fmt: str, grouping: str) -> str:
 
 
 def diversity(
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            "--data",
-            help="Folder with the release's *.json (else $CHATANIME_DATA, cache, download).",
-        ),
-    ] = None,
-    extra: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--extra", help="An extra system file (release JSON shape or JSONL); repeatable."
-        ),
-    ] = None,
-    benchmark: Annotated[str, typer.Option("--benchmark", help="Benchmark name or folder.")] = (
-        "chatanime"
-    ),
+    data: DataOpt = None,
+    extra: ExtraOpt = None,
+    benchmark: BenchOpt = "chatanime",
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json | md")] = "table",
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
     by: Annotated[str, typer.Option("--by", help="Group by character or scenario.")] = (

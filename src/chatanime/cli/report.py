@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from chatanime.cli.options import BenchOpt, DataOpt, ExtraOpt
 from chatanime.errors import DataError
 from chatanime.report.outputs import FORMATS, make_report, write_report
 from chatanime.report.terminal import print_report
@@ -23,28 +24,15 @@ def report(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output file (default: out/report.<format>).")
     ] = None,
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            "--data",
-            help="Folder with the release's *.json (else $CHATANIME_DATA, cache, download).",
-        ),
-    ] = None,
-    extra: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--extra", help="An extra system file (release JSON shape or JSONL); repeatable."
-        ),
-    ] = None,
+    data: DataOpt = None,
+    extra: ExtraOpt = None,
     store: Annotated[
         str | None,
         typer.Option(
             "--store", help="Store URL or SQLite path (else $CHATANIME_STORE, user data dir)."
         ),
     ] = None,
-    benchmark: Annotated[str, typer.Option("--benchmark", help="Benchmark name or folder.")] = (
-        "chatanime"
-    ),
+    benchmark: BenchOpt = "chatanime",
     judge: Annotated[
         list[str] | None,
         typer.Option("--judge", help="Only these judge models (repeatable); default: all."),

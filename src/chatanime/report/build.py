@@ -34,7 +34,7 @@ from chatanime.report.judged_diversity import (
 from chatanime.report.labels import Labels, level_labels
 from chatanime.report.notes import Clock, Note, attempt
 from chatanime.report.overview import (
-    EXAMPLE_SCENARIOS,
+    EXAMPLE_RULE,
     CharacterLabel,
     ExampleItem,
     Overview,
@@ -42,6 +42,7 @@ from chatanime.report.overview import (
     build_overview,
     character_labels,
 )
+from chatanime.report.overview import example_scenarios as two_per_persona
 from chatanime.report.scores import StoredJudgments, read_judgments
 from chatanime.report.sources import SourceBoard, build_boards, collect_scores
 from chatanime.report.style_control import answer_features, item_features, system_style
@@ -78,10 +79,16 @@ class Report:
     studies: list[StudyAnalysis] = field(default_factory=list)
     calibrations: list[JudgeCalibrationSection] = field(default_factory=list)
     examples: tuple[ExampleItem, ...] = ()
-    example_scenarios: tuple[int, ...] = EXAMPLE_SCENARIOS
+    example_scenarios: tuple[int, ...] = ()
+    example_rule: str = EXAMPLE_RULE  # how the example scenarios were chosen, for the text
     pairs: tuple[tuple[str, str], ...] = ()  # system-vs-system comparisons asked for
     notes: list[Note] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per section (benchmarks)
+
+    @property
+    def has_fans(self) -> bool:
+        """Whether the fans' answers (system ``human``) are here to compare with."""
+        return HUMAN in self.systems
 
     @property
     def judge_boards(self) -> list[SourceBoard]:
@@ -152,6 +159,26 @@ def _calibration_notes(report: Report) -> list[Note]:
     return notes
 
 
+def _round2_note(ov: Overview) -> Note | None:
+    """How matched the systems' dialogues are (nothing to match with a single system)."""
+    if len(ov.systems) < 2:
+        return None
+    differ = ov.n_items - ov.round2_shared
+    if differ == 0:
+        return Note(
+            "info",
+            "Both rounds are matched exactly: every system answers the same opening line and "
+            f"the same round-2 question in all {ov.n_items} character x scenario pairs.",
+        )
+    return Note(
+        "info",
+        "Round 1 is matched exactly: every system answers the same opening line. Round-2 "
+        f"questions differ between systems in {differ} of {ov.n_items} character x scenario "
+        "pairs (they react to each system's first answer), so comparisons of whole dialogues "
+        "are matched on character and scenario, not on the round-2 question.",
+    )
+
+
 def score_notes(report: Report) -> list[Note]:
     """The notes that depend on which sources exist (nothing is silently missing)."""
     notes = []
@@ -169,17 +196,9 @@ def score_notes(report: Report) -> list[Note]:
         )
     elif report.judge_boards:
         notes.extend(_calibration_notes(report))
-    ov = report.overview
-    notes.append(
-        Note(
-            "info",
-            f"Round 1 is matched exactly: every system answers the same opening line. Round-2 "
-            f"questions differ per system ({ov.n_items - ov.round2_shared} of {ov.n_items} "
-            "character x scenario pairs have system-specific round-2 questions), so comparisons "
-            "of whole dialogues are matched on character and scenario, not on the round-2 "
-            "question.",
-        )
-    )
+    round2 = _round2_note(report.overview)
+    if round2 is not None:
+        notes.append(round2)
     unscored = _unscored_note(report.boards)
     if unscored is not None:
         notes.append(unscored)
@@ -193,7 +212,7 @@ def build_report(
     judges: Sequence[str] | None = None,
     n_boot: int = 2000,
     seed: int = 0,
-    example_scenarios: Sequence[int] = EXAMPLE_SCENARIOS,
+    example_scenarios: Sequence[int] | None = None,
     diversity: bool = True,
     title: str | None = None,
     pairs: Sequence[tuple[str, str]] = (),
@@ -203,11 +222,14 @@ def build_report(
     ``judges`` restricts the judge sources (and then leaves human ratings out); ``diversity``
     can be turned off for quick looks (the main command always computes it); ``pairs`` adds
     paired comparisons of two systems (A, B) on matched items, beside each system vs fans.
+    ``example_scenarios`` overrides the example browser's scenarios (default: two per persona,
+    :func:`~chatanime.report.overview.example_scenarios`).
     """
     notes: list[Note] = []
     language = corpus.benchmark.language
     clock = Clock()
     per_answer = answer_features(corpus.answers(), language)
+    shown = two_per_persona(corpus) if example_scenarios is None else tuple(example_scenarios)
     clock.lap("style features")
     report = Report(
         title=title or f"ESRP leaderboard · {corpus.benchmark.name}",
@@ -218,8 +240,9 @@ def build_report(
         characters=character_labels(corpus),
         labels=level_labels(language),
         n_boot=n_boot,
-        examples=build_examples(corpus, example_scenarios),
-        example_scenarios=tuple(example_scenarios),
+        examples=build_examples(corpus, shown),
+        example_scenarios=shown,
+        example_rule=EXAMPLE_RULE if example_scenarios is None else "chosen for this report",
         pairs=tuple(pairs),
     )
     clock.lap("overview and examples")

@@ -16,6 +16,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from chatanime.corpus import HUMAN
+from chatanime.metrics.tokens import UNITS
 from chatanime.report import bars, charts
 from chatanime.report.aggregate import LEVELS
 from chatanime.report.build import Report, SourceBoard
@@ -122,6 +124,7 @@ def board_view(report: Report, sb: SourceBoard, colours: dict[str, str]) -> dict
         "caption": board_caption(report, sb),
         "rows": board_rows(sb.board),
         "levels": list(LEVELS),
+        "has_fans": HUMAN in sb.board.systems,
         "comparisons": comparison_matrix(sb.board),
         "pairs": pair_rows(sb.board),
         "personas": persona_table(sb.board),
@@ -200,9 +203,15 @@ def _overview_view(report: Report, colours: dict[str, str]) -> dict[str, Any]:
         for o in ov.systems
     ]
     chart = bars.length_bars(
-        rows, ov.answer_limit, colours, title="Answer length per system (characters)"
+        rows, ov.answer_limit, colours, title=f"Answer length per system ({ov.length_unit})"
     )
-    return {"overview": ov, "length_chart": chart}
+    return {"overview": ov, "length_chart": chart, "tokens": token_text(ov.language)}
+
+
+def token_text(language: str) -> str:
+    """What the diversity metrics count in ``language`` (:data:`chatanime.metrics.tokens.UNITS`)."""
+    names = {"char": "characters", "word": "jieba words" if language == "zh" else "words"}
+    return " and ".join(names[u] for u in UNITS.get(language, ("word",)))
 
 
 def _pairwise_view(report: Report, colours: dict[str, str]) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from chatanime.corpus import HUMAN
 from chatanime.report.build import Report, SourceBoard
 from chatanime.report.charts import fmt
 from chatanime.report.scores import DIMENSIONS, METRICS
@@ -50,16 +51,17 @@ def _board(report: Report, sb: SourceBoard) -> list[str]:
     if caption:
         out += [f"_{caption}_", ""]
     rows = board_rows(sb.board)
+    fans = HUMAN in sb.board.systems  # no fans: nothing to compare with, no column
     header = ["Rank", "System", *(f"{labels.short[lvl]} [95% CI]" for lvl in LEVELS_SHOWN)]
     out += table(
-        [*header, "Items (unscored)", "Δ vs fans"],
+        [*header, "Items (unscored)", *(["Δ vs fans"] if fans else [])],
         (
             [
                 r.rank_text,
-                f"**{r.system}**" if r.system == "human" else r.system,
+                f"**{r.system}**" if r.system == HUMAN else r.system,
                 *(estimate_text(r.cells.get(lvl)) for lvl in LEVELS_SHOWN),
                 f"{r.n} ({r.n_missing})",
-                comparison_text(r.vs_baseline),
+                *([comparison_text(r.vs_baseline)] if fans else []),
             ]
             for r in rows
         ),
@@ -250,7 +252,7 @@ def _diversity(report: Report) -> list[str]:
 
 def _overview(report: Report) -> list[str]:
     ov = report.overview
-    out = [f"## Corpus overview (`{ov.benchmark_ref}`)", ""]
+    out = [f"## Corpus overview (`{ov.benchmark_ref}`)", "", f"Lengths in {ov.length_unit}.", ""]
     out += table(
         [
             "System",

@@ -3,9 +3,12 @@
 These sections need nothing but the release, so a fresh machine's report is never empty.
 
 Example dialogues: a self-contained HTML file cannot hold all 20 x 60 dialogues of every
-system comfortably (about 9 MB), so the browser covers :data:`EXAMPLE_SCENARIOS` -- two
-scenarios per persona (the first and the eighth of each block of 15) for all 20 characters,
-i.e. 160 character x scenario pairs with every system's two rounds side by side.
+system comfortably (about 9 MB), so the browser covers two scenarios per persona -- the first
+and the middle one of the persona's scenarios in the corpus (:func:`example_scenarios`) -- for
+every character, with every system's two rounds side by side. The rule is the benchmark's, not
+the release's ids, so a user benchmark gets examples of each of its personas too; on the full
+release it gives :data:`EXAMPLE_SCENARIOS` (the first and the eighth of each block of 15),
+i.e. 160 character x scenario pairs.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from chatanime.corpus import Corpus, SystemSummary, summarise
+from chatanime.corpus import Corpus, SystemSummary, length_unit, summarise
 from chatanime.metrics.style import FEATURE_NAMES
 
 EXAMPLE_SCENARIOS: tuple[int, ...] = (1, 8, 16, 23, 31, 38, 46, 53)
+"""What :func:`example_scenarios` picks on the full release (and the built-in benchmarks)."""
+EXAMPLE_RULE = "the first and the middle scenario of each persona"
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Overview:
     benchmark_ref: str
     language: str
     answer_limit: int
+    length_unit: str  # what lengths and the limit count: characters (zh) or words (en)
     n_characters: int
     n_scenarios: int
     systems: tuple[SystemOverview, ...]
@@ -100,6 +106,7 @@ def build_overview(corpus: Corpus, style_means: pd.DataFrame) -> Overview:
         benchmark_ref=bench.ref,
         language=bench.language,
         answer_limit=bench.answer_limit,
+        length_unit=length_unit(bench.language),
         n_characters=len({d.character for d in corpus.dialogues}),
         n_scenarios=len({d.scenario for d in corpus.dialogues}),
         systems=tuple(rows),
@@ -108,10 +115,30 @@ def build_overview(corpus: Corpus, style_means: pd.DataFrame) -> Overview:
     )
 
 
+def example_scenarios(corpus: Corpus) -> tuple[int, ...]:
+    """Two scenario ids per persona: the first and the middle of its scenarios in ``corpus``.
+
+    Only scenarios with dialogues count, so a filtered corpus still gets examples; on the
+    release's 60 (15 per persona) this is :data:`EXAMPLE_SCENARIOS`.
+    """
+    present = {d.scenario for d in corpus.dialogues}
+    by_persona: dict[str, list[int]] = {}
+    for s in sorted(corpus.benchmark.scenarios, key=lambda s: s.id):
+        if s.id in present:
+            by_persona.setdefault(s.persona, []).append(s.id)
+    chosen = {ids[k] for ids in by_persona.values() for k in (0, len(ids) // 2)}
+    return tuple(sorted(chosen))
+
+
 def build_examples(
-    corpus: Corpus, scenarios: Sequence[int] = EXAMPLE_SCENARIOS
+    corpus: Corpus, scenarios: Sequence[int] | None = None
 ) -> tuple[ExampleItem, ...]:
-    """Every system's dialogue for each character x scenario of ``scenarios`` (that exists)."""
+    """Every system's dialogue for each character x scenario of ``scenarios`` (that exists).
+
+    ``None`` picks them with :func:`example_scenarios`.
+    """
+    if scenarios is None:
+        scenarios = example_scenarios(corpus)
     bench = corpus.benchmark
     lang = bench.language
     known = {s.id: s for s in bench.scenarios}

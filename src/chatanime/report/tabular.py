@@ -23,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from chatanime.metrics.stats import Estimate
 from chatanime.report.build import Report, SourceBoard
 from chatanime.report.views import board_rows
 
@@ -69,21 +70,21 @@ def _record(**fields: Any) -> Record:
     return {k: _clean(fields.get(k)) for k in COLUMNS}
 
 
+def _estimate_fields(e: Estimate) -> Record:
+    """The columns of an estimate with its interval (leaderboards, judged diversity)."""
+    return {"mean": e.mean, "lo": e.lo, "hi": e.hi, "n": e.n, "n_missing": e.n_missing}
+
+
 def _board_records(sb: SourceBoard) -> Iterator[Record]:
     board = sb.board
     tied = {row.system: row.tied for row in board_rows(board)}
     for c in board.cells:
-        e = c.estimate
         yield _record(
             table="leaderboard",
             source=sb.source,
             system=c.system,
             level=c.level,
-            mean=e.mean,
-            lo=e.lo,
-            hi=e.hi,
-            n=e.n,
-            n_missing=e.n_missing,
+            **_estimate_fields(c.estimate),
             rank=c.rank.rank if c.rank else None,
             rank_order=c.rank.order if c.rank else None,
             tied=tied.get(c.system) if c.level == "overall" else None,
@@ -173,11 +174,7 @@ def _judge_check_records(report: Report) -> Iterator[Record]:
                 source=d.source,
                 system=system,
                 level="diversity",
-                mean=e.mean,
-                lo=e.lo,
-                hi=e.hi,
-                n=e.n,
-                n_missing=e.n_missing,
+                **_estimate_fields(e),
                 rank=rank.rank,
                 rank_order=rank.order,
             )
@@ -188,6 +185,7 @@ def _calibration_records(report: Report) -> Iterator[Record]:
         for f in c.result.metrics:
             cv = f.cross_validated
             stats = {} if cv is None else cv.model_dump(exclude={"n", "k"})
+            stats["n_applied"] = f.n_applied
             for name, value in stats.items():
                 yield _record(
                     table="calibration",
@@ -198,99 +196,84 @@ def _calibration_records(report: Report) -> Iterator[Record]:
                     n=f.n_pairs,
                     baseline=c.study,
                 )
+
+
+def _overview_records(report: Report) -> Iterator[Record]:
+    """Per system: mean lengths per round, the share within the limit, mean style features."""
+    for o in report.overview.systems:
+        s = o.summary
+        counts = {
+            "length_r1": s.mean_len_r1,
+            "length_r2": s.mean_len_r2,
+            "within_limit": s.within_limit / s.answers,
+        }
+        for level, mean in counts.items():
             yield _record(
-                table="calibration",
-                source=c.source,
-                level=f.metric,
-                grouping="n_applied",
-                mean=float(f.n_applied),
-                n=f.n_pairs,
-                baseline=c.study,
+                table="overview",
+                source="corpus",
+                system=s.system,
+                level=level,
+                mean=mean,
+                n=s.answers,
             )
+        for k, v in o.style.items():
+            yield _record(
+                table="overview", source="corpus", system=s.system, level=f"style_{k}", mean=v
+            )
+
+
+def _pairwise_records(report: Report) -> Iterator[Record]:
+    if report.pairwise is None:
+        return
+    for c in report.pairwise.cells:
+        yield _record(
+            table="pairwise",
+            source=f"pairwise:{c.judge}",
+            system=c.system,
+            level=c.dimension,
+            baseline=c.opponent,
+            mean=c.net.mean,
+            lo=c.net.lo,
+            hi=c.net.hi,
+            n=c.n_items,
+            n_missing=c.n_unscored,
+            win=c.win.mean,
+            tie=c.tie.mean,
+            loss=c.loss.mean,
+            flip_share=c.flip_share.mean,
+        )
+
+
+def _diversity_records(report: Report) -> Iterator[Record]:
+    if report.diversity is None:
+        return
+    ranks = {}
+    for r in report.diversity.rows:
+        key = (r.metric, r.grouping)
+        if key not in ranks:
+            ranks[key] = report.diversity.ranking(r.metric, r.grouping)
+        yield _record(
+            table="diversity",
+            source="automatic:diversity",
+            system=r.system,
+            level=r.metric,
+            grouping=r.grouping,
+            mean=r.mean,
+            sd=r.std,
+            n=r.n_groups,
+            rank_order=ranks[key].index(r.system) + 1,
+        )
 
 
 def records(report: Report) -> list[Record]:
     """Every number of the report as flat records (see the module docstring)."""
-    out: list[Record] = []
-    for o in report.overview.systems:
-        s = o.summary
-        out.append(
-            _record(
-                table="overview",
-                source="corpus",
-                system=s.system,
-                level="length_r1",
-                mean=s.mean_len_r1,
-                n=s.answers,
-            )
-        )
-        out.append(
-            _record(
-                table="overview",
-                source="corpus",
-                system=s.system,
-                level="length_r2",
-                mean=s.mean_len_r2,
-                n=s.answers,
-            )
-        )
-        out.append(
-            _record(
-                table="overview",
-                source="corpus",
-                system=s.system,
-                level="within_limit",
-                mean=s.within_limit / s.answers,
-                n=s.answers,
-            )
-        )
-        out.extend(
-            _record(table="overview", source="corpus", system=s.system, level=f"style_{k}", mean=v)
-            for k, v in o.style.items()
-        )
+    out = list(_overview_records(report))
     for sb in report.boards:
         out.extend(_board_records(sb))
-    if report.pairwise is not None:
-        for c in report.pairwise.cells:
-            out.append(
-                _record(
-                    table="pairwise",
-                    source=f"pairwise:{c.judge}",
-                    system=c.system,
-                    level=c.dimension,
-                    baseline=c.opponent,
-                    mean=c.net.mean,
-                    lo=c.net.lo,
-                    hi=c.net.hi,
-                    n=c.n_items,
-                    n_missing=c.n_unscored,
-                    win=c.win.mean,
-                    tie=c.tie.mean,
-                    loss=c.loss.mean,
-                    flip_share=c.flip_share.mean,
-                )
-            )
+    out.extend(_pairwise_records(report))
     out.extend(_judge_check_records(report))
     out.extend(_calibration_records(report))
-    if report.diversity is not None:
-        ranks = {}
-        for r in report.diversity.rows:
-            key = (r.metric, r.grouping)
-            if key not in ranks:
-                ranks[key] = report.diversity.ranking(r.metric, r.grouping)
-            out.append(
-                _record(
-                    table="diversity",
-                    source="automatic:diversity",
-                    system=r.system,
-                    level=r.metric,
-                    grouping=r.grouping,
-                    mean=r.mean,
-                    sd=r.std,
-                    n=r.n_groups,
-                    rank_order=ranks[key].index(r.system) + 1,
-                )
-            )
+    out.extend(_diversity_records(report))
     return out
 
 

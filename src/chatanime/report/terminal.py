@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from chatanime.corpus import HUMAN
 from chatanime.report.build import Report, SourceBoard
 from chatanime.report.charts import fmt
 from chatanime.report.scores import DIMENSIONS, METRICS
@@ -36,15 +37,20 @@ def _system(name: str) -> Text:
 
 
 def board_table(report: Report, sb: SourceBoard) -> Table:
-    """Overall and dimensions with 95% intervals, tied ranks and the test against the fans."""
+    """Overall and dimensions with 95% intervals, tied ranks and the test against the fans.
+
+    Without the fans in the board there is nothing to test against, so no "Δ vs fans" column.
+    """
     style = {s.system: s for s in style_rows(sb)}
+    fans = HUMAN in sb.board.systems
     t = Table(title=f"{sb.source}", title_justify="left", header_style="bold")
     t.add_column("rank", justify="right")
     t.add_column("system")
     for lvl in LEVELS_SHOWN:
         t.add_column(f"{report.labels.short[lvl]} [95% CI]", justify="right")
     t.add_column("items (unscored)", justify="right")
-    t.add_column("Δ vs fans", justify="right")
+    if fans:
+        t.add_column("Δ vs fans", justify="right")
     if style:
         t.add_column("style-ctrl rank", justify="right")
     for r in board_rows(sb.board):
@@ -53,8 +59,9 @@ def board_table(report: Report, sb: SourceBoard) -> Table:
             _system(r.system),
             *(estimate_text(r.cells.get(lvl)) for lvl in LEVELS_SHOWN),
             f"{r.n} ({r.n_missing})",
-            comparison_text(r.vs_baseline),
         ]
+        if fans:
+            row.append(comparison_text(r.vs_baseline))
         if style:
             s = style.get(r.system)
             row.append(f"{rank_text(s.raw_rank)}→{rank_text(s.adjusted_rank)}" if s else "—")
@@ -127,7 +134,8 @@ def diversity_table(report: Report) -> RenderableType:
 
 def overview_table(report: Report) -> Table:
     ov = report.overview
-    t = Table(title=f"corpus {ov.benchmark_ref}", title_justify="left", header_style="bold")
+    title = f"corpus {ov.benchmark_ref} (lengths in {ov.length_unit})"
+    t = Table(title=title, title_justify="left", header_style="bold")
     for col in ("system", "dialogues", "len r1", "len r2", "max", f"≤{ov.answer_limit}"):
         t.add_column(col, justify="left" if col == "system" else "right")
     for o in ov.systems:

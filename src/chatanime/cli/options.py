@@ -1,0 +1,52 @@
+"""Options several command groups share, so each means the same everywhere.
+
+Where the data comes from (``--data``, ``--extra``, ``--benchmark``), where the web app's
+studies live (``--store``) and the public URL its invite links use (``--base-url``) are
+the same choices in every command that takes them; defining them once keeps their names,
+help and defaults from drifting apart. Not a command group: ``cli/__init__.py`` does not
+register it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from chatanime.store import Store
+
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", help="Folder with the release's *.json (else $CHATANIME_DATA, cache, download)."
+    ),
+]
+ExtraOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--extra", help="An extra system file (release JSON shape or JSONL); repeatable."),
+]
+BenchOpt = Annotated[str, typer.Option("--benchmark", help="Benchmark name or folder.")]
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="Store URL or SQLite path (else $CHATANIME_STORE, else default)."),
+]
+BaseUrlOpt = Annotated[
+    str, typer.Option("--base-url", help="Public URL of the web app, used in invite links.")
+]
+DEFAULT_BASE = "http://127.0.0.1:8000"
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``."""
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def web_app_store(url: str | None) -> Store:
+    """The store with the web app's tables (rating and collection studies) migrated."""
+    import chatanime.annotate  # noqa: F401  (registers the web app tables' migrations)
+    from chatanime.store import open_store
+
+    return open_store(url)
