@@ -10,6 +10,7 @@ import pytest
 pytest_plugins = [
     "tests.plugins.fake",
     "tests.plugins.services",
+    "tests.plugins.store",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

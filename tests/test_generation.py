@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,25 +35,19 @@ from chatanime.prompts import load_prompt
 from chatanime.runner import RunOptions
 from chatanime.store import Store, open_store
 from chatanime.store.schema import calls, dialogues, runs, units
+from tests.kill_support import count_rows, kill_after_rows, script_env, wait_idle
+from tests.plugins.store import table_rows as rows
 
 BENCH = load_benchmark("chatanime")
 PRICES = PriceTable(
     {"fake/actor": Price(input=1.0, output=2.0), "fake/user-sim": Price(input=0.5, output=0.5)}
 )
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def server(fake_server: FakeServer) -> FakeServer:
     """The shared fake server of tests/plugins/fake.py (reset for each test)."""
     return fake_server
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    st = open_store(str(tmp_path / "store.db"))
-    yield st
-    st.dispose()
 
 
 def job(**overrides: Any) -> GenerationJob:
@@ -88,11 +78,6 @@ async def generate_with(
         prices=PRICES,
         **kwargs,
     )
-
-
-def rows(store: Store, table: Any) -> list[Any]:
-    with store.engine.connect() as conn:
-        return list(conn.execute(select(table)).all())
 
 
 async def test_small_run_stores_dialogues_calls_and_config(
@@ -329,62 +314,23 @@ print("done", report.summary.done, report.summary.failed)
 """
 
 
-def _count(db: Path, table: Any) -> int:
-    """Rows of ``table``, read with plain sqlite3 (not open_store: it would migrate, racing
-    the generating process); 0 while the other process has not created the tables yet."""
-    if not db.exists():
-        return 0
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        return int(conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0])
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return 0
-        raise
-    finally:
-        conn.close()
-
-
-def _wait_idle(server: FakeServer) -> dict[str, Any]:
-    for _ in range(500):
-        stats = server.stats()
-        if stats["in_flight"] == 0:
-            return stats
-        time.sleep(0.02)
-    raise AssertionError("the fake server never went idle")
-
-
 def test_kill_minus_9_then_rerun_loses_and_repeats_nothing(
     tmp_path: Path, fake_server_factory: Callable[..., FakeServer]
 ) -> None:
     script, db = tmp_path / "gen.py", tmp_path / "kill.db"
     script.write_text(KILL_SCRIPT, encoding="utf-8")
     needed, concurrency = 40 * 3, 4
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env = script_env()
     srv = fake_server_factory(latency_ms=100)
-    proc = subprocess.Popen([sys.executable, str(script), srv.base_url, str(db)], env=env)
-    try:
-        while _count(db, dialogues) < 5:
-            assert proc.poll() is None, "the run ended before it could be killed"
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    at_kill = _wait_idle(srv)
-    stored_calls, stored_dialogues = _count(db, calls), _count(db, dialogues)
+    args = [sys.executable, str(script), srv.base_url, str(db)]
+    kill_after_rows(args, env, db, dialogues.name)
+    at_kill = wait_idle(srv)
+    stored_calls, stored_dialogues = count_rows(db, calls.name), count_rows(db, dialogues.name)
     assert 5 <= stored_dialogues < 40
     # only calls whose answers were not yet stored are lost, at most one per worker
     assert at_kill["requests"] - stored_calls <= concurrency
-    done = subprocess.run(
-        [sys.executable, str(script), srv.base_url, str(db)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    after = _wait_idle(srv)
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    after = wait_idle(srv)
     assert "done" in done.stdout
     # the rerun asked exactly for the calls that were not stored: no finished call repeated
     assert after["requests"] - at_kill["requests"] == needed - stored_calls
@@ -394,7 +340,7 @@ def test_kill_minus_9_then_rerun_loses_and_repeats_nothing(
         cells = conn.execute(select(dialogues.c.character, dialogues.c.scenario)).all()
     st.dispose()
     assert sorted(cells) == [("luffy", i) for i in range(1, 41)]
-    assert _count(db, calls) == needed
+    assert count_rows(db, calls.name) == needed
 
 
 def test_cli_exits_1_when_dialogues_failed(server: FakeServer, tmp_path: Path) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +30,7 @@ from chatanime.runner import (
     upsert,
 )
 from chatanime.runner_progress import RunProgress
-from chatanime.store import Store, open_store
+from chatanime.store import Store
 from chatanime.store.schema import call_failures, calls, dialogues, runs, units
 
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05)
@@ -42,13 +41,6 @@ PRICES = PriceTable({"fake/echo": Price(input=1.0, output=2.0)})
 def server(fake_server: FakeServer) -> FakeServer:
     """The shared fake server of tests/plugins/fake.py (reset for each test)."""
     return fake_server
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    st = open_store(str(tmp_path / "store.db"))
-    yield st
-    st.dispose()
 
 
 @dataclass

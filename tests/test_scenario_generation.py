@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 import chatanime.backends.fake_scenarios  # noqa: F401  (registers fake/scenario-writer*)
 from chatanime.backends.base import GenerationParams
@@ -46,8 +44,9 @@ from chatanime.scenario_generation import (
 from chatanime.scenario_grid import GridBalance, GridCell, ScenarioGrid, build_grid
 from chatanime.scenario_output import ScenarioReport, write_output
 from chatanime.scenarios import Emotion, Persona
-from chatanime.store import Store, open_store
+from chatanime.store import Store
 from chatanime.store.schema import calls, units
+from tests.plugins.store import table_rows as rows
 
 P = ScenarioProblem
 EXAMPLE = Path(__file__).resolve().parent.parent / (
@@ -354,13 +353,6 @@ def test_balance_counts_empty_and_underfilled_cells() -> None:
 # ---------------------------------------------------------------- runs on the fake server
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    st = open_store(str(tmp_path / "store.db"))
-    yield st
-    st.dispose()
-
-
 def small_job(language: str = "en", **overrides: Any) -> ScenarioJob:
     bench = load_benchmark(EXAMPLE) if language == "en" else None
     defaults = ("office", "café") if language == "en" else ("图书馆", "咖啡馆")
@@ -392,11 +384,6 @@ async def run(store: Store, server: FakeServer, job: ScenarioJob) -> ScenarioRep
         options=options,
         prices=PRICES,
     )
-
-
-def rows(store: Store, table: Any) -> list[Any]:
-    with store.engine.connect() as conn:
-        return list(conn.execute(select(table)).all())
 
 
 async def test_english_grid_becomes_a_loadable_benchmark(

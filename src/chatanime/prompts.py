@@ -22,7 +22,7 @@ import hashlib
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import jinja2
 import jinja2.meta
@@ -50,14 +50,33 @@ class PromptFile(BaseModel):
     template: str = Field(min_length=1)
 
 
-class PromptTemplate:
-    """A loaded prompt: render it with exactly the declared variables."""
+class VersionedSpec(Protocol):
+    """The header every versioned data file has (prompts, rubrics)."""
 
-    def __init__(self, spec: PromptFile, sha256: str, source: str) -> None:
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def language(self) -> str: ...
+
+
+SpecT = TypeVar("SpecT", bound=VersionedSpec)
+
+
+class VersionedData(Generic[SpecT]):
+    """A validated data file with the sha256 of its text.
+
+    ``ref`` is what results store to name the exact text behind them, so every kind of
+    versioned data (prompts, rubrics) spells it the same way.
+    """
+
+    def __init__(self, spec: SpecT, sha256: str, source: str) -> None:
         self.spec = spec
         self.sha256 = sha256
         self.source = source
-        self._template = _ENV.from_string(spec.template)
 
     @property
     def id(self) -> str:
@@ -75,6 +94,14 @@ class PromptTemplate:
     def ref(self) -> str:
         """Short reference stored with results: ``id.lang@vN#hash12``."""
         return f"{self.id}.{self.language}@v{self.version}#{self.sha256[:12]}"
+
+
+class PromptTemplate(VersionedData[PromptFile]):
+    """A loaded prompt: render it with exactly the declared variables."""
+
+    def __init__(self, spec: PromptFile, sha256: str, source: str) -> None:
+        super().__init__(spec, sha256, source)
+        self._template = _ENV.from_string(spec.template)
 
     def render(self, **variables: Any) -> str:
         """Render; unknown or missing variables raise ``DataError``."""

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 import chatanime.backends.fake_judges_bias  # noqa: F401  (registers the planted-bias judges)
@@ -28,7 +26,7 @@ from chatanime.judge.job import JudgeJob, judge_async
 from chatanime.judge.rubric import METRICS
 from chatanime.report.scores import COLUMNS
 from chatanime.runner import RunOptions
-from chatanime.store import Store, open_store
+from chatanime.store import Store
 from tests.judge.test_audit import (
     ANNOTATORS,
     CHARACTERS,
@@ -43,13 +41,6 @@ from tests.judge.test_audit import (
 
 LENIENT = "fake/judge-lenient"
 UNRATED = (9, 10)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    st = open_store(str(tmp_path / "calibrate.db"))
-    yield st
-    st.dispose()
 
 
 def keyed(values: list[float]) -> dict[tuple[str, str, int], float]:

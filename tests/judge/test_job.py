@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,8 +31,9 @@ from chatanime.judge.job import (
 from chatanime.judge.pointwise import NO_REPLY
 from chatanime.pricing import Price, PriceTable
 from chatanime.runner import RunOptions
-from chatanime.store import Store, open_store
+from chatanime.store import Store
 from chatanime.store.schema import dialogues, judgments, runs, scores, units
+from tests.kill_support import count_rows, kill_after_rows, script_env, wait_idle
 
 FAST = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
 SCENARIOS = (1, 2, 3, 4, 5, 6)  # luffy 1 is an anchor dialogue of the rubric
@@ -45,13 +42,6 @@ SCENARIOS = (1, 2, 3, 4, 5, 6)  # luffy 1 is an anchor dialogue of the rubric
 @pytest.fixture(scope="module")
 def corpus(release_dir: Path) -> Corpus:
     return load_corpus(release_dir, download=False)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    st = open_store(str(tmp_path / "judge.db"))
-    yield st
-    st.dispose()
 
 
 def make_job(corpus: Corpus, **changes: Any) -> JudgeJob:
@@ -263,54 +253,21 @@ print("done", report.runs[0].counts.scored)
 """
 
 
-def _count_rows(db: Path, table: str) -> int:
-    """Rows read with plain sqlite3 (open_store would migrate, racing the judging process)."""
-    if not db.exists():
-        return 0
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return 0
-        raise
-    finally:
-        conn.close()
-
-
-def _idle(server: FakeServer) -> dict[str, Any]:
-    for _ in range(500):
-        stats = server.stats()
-        if stats["in_flight"] == 0:
-            return stats
-        time.sleep(0.02)
-    raise AssertionError("the fake server never went idle")
-
-
 def test_kill_minus_9_then_rerun_repeats_and_duplicates_nothing(
     tmp_path: Path, release_dir: Path, fake_server_factory: Callable[..., FakeServer]
 ) -> None:
     script, db = tmp_path / "judge.py", tmp_path / "kill.db"
     script.write_text(KILL_SCRIPT, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    env = script_env()
     srv = fake_server_factory(latency_ms=100)
     args = [sys.executable, str(script), srv.base_url, str(db), str(release_dir)]
-    proc = subprocess.Popen(args, env=env)
-    try:
-        while _count_rows(db, "judgments") < 5:
-            assert proc.poll() is None, "the run ended before it could be killed"
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    at_kill = _idle(srv)
-    stored_calls, stored = _count_rows(db, "calls"), _count_rows(db, "judgments")
+    kill_after_rows(args, env, db, "judgments")
+    at_kill = wait_idle(srv)
+    stored_calls, stored = count_rows(db, "calls"), count_rows(db, "judgments")
     assert 5 <= stored < 40
     assert at_kill["requests"] - stored_calls <= 4  # at most one lost call per worker
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
-    after = _idle(srv)
+    after = wait_idle(srv)
     assert "done 40" in done.stdout
     assert after["requests"] - at_kill["requests"] == 40 - stored_calls
-    assert _count_rows(db, "judgments") == 40 and _count_rows(db, "scores") == 40 * 18
+    assert count_rows(db, "judgments") == 40 and count_rows(db, "scores") == 40 * 18

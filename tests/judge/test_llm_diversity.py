@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 import chatanime.backends.fake_judges  # noqa: F401  (registers the fake judges)
@@ -23,7 +20,7 @@ from chatanime.judge.llm_diversity import (
 )
 from chatanime.judge.prompt import ANSWERS_TAG, read_data_block
 from chatanime.runner import RunOptions
-from chatanime.store import Store, open_store
+from chatanime.store import Store
 from chatanime.store.schema import judgments, scores
 
 BENCH = load_benchmark("chatanime")
@@ -57,13 +54,6 @@ def make_dialogues() -> list[Dialogue]:
                 )
             )  # fmt: skip
     return out
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    st = open_store(str(tmp_path / "div.db"))
-    yield st
-    st.dispose()
 
 
 def judge(model: str = "fake/judge", **kw: Any) -> DiversityJudge:

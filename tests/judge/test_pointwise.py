@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,19 +21,12 @@ from chatanime.judge.judgments import JudgeRun, run_judge
 from chatanime.judge.pointwise import NO_REPLY, PointwiseMode
 from chatanime.judge.rubric import METRICS
 from chatanime.runner import RunOptions
-from chatanime.store import Store, open_store
+from chatanime.store import Store
 from chatanime.store.schema import calls, judgments, scores
 
 BENCH = load_benchmark("chatanime")
 FAST = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
 LONG = "我也曾经因为考试紧张到睡不着。" * 6  # 90 characters
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    st = open_store(str(tmp_path / "judge.db"))
-    yield st
-    st.dispose()
 
 
 def dialogue(a1: str = "嘻嘻嘻！别怕，我陪你练！", a2: str = LONG) -> Dialogue:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 from rich.console import Console
@@ -60,6 +60,15 @@ MODES: dict[str, ModeHandler] = {}
 def register_mode(name: str, handler: ModeHandler) -> None:
     """Make ``chatanime judge --mode NAME`` call ``handler``."""
     MODES[name] = handler
+
+
+class RunArgs(TypedDict):
+    """How a judge job runs (models, speed, prices, recorded config), not what it judges."""
+
+    models: Callable[[str], ChatModel]
+    options: RunOptions
+    prices: PriceTable
+    run_config: dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,15 @@ class JudgeCliOptions:
 
     def prices(self) -> PriceTable:
         return price_table(self.prices_path)
+
+    def run_args(self) -> RunArgs:
+        """The keyword arguments every judge job takes from the command line."""
+        return RunArgs(
+            models=self.models(),
+            options=self.run_options(),
+            prices=self.prices(),
+            run_config=self.run_config(),
+        )
 
     def job(self, benchmark: Benchmark, mode: str | None = None) -> JudgeJob:
         """The pointwise job (other modes reuse its selection with ``mode='pointwise'``)."""
@@ -226,15 +244,7 @@ def run_pointwise(opts: JudgeCliOptions) -> int:
         if opts.dry_run:
             print_dry_run(dry_run(job, corpus, opts.prices()))
             return 0
-        report = judge(
-            job,
-            corpus,
-            store,
-            models=opts.models(),
-            options=opts.run_options(),
-            prices=opts.prices(),
-            run_config=opts.run_config(),
-        )
+        report = judge(job, corpus, store, **opts.run_args())
         _print_pointwise(report, job, store)
     finally:
         store.dispose()
@@ -292,11 +302,8 @@ def run_diversity(opts: JudgeCliOptions) -> int:
             corpus,
             dialogues,
             store,
-            models=opts.models(),
-            options=opts.run_options(),
-            prices=opts.prices(),
-            run_config=opts.run_config(),
             limit=opts.limit,
+            **opts.run_args(),
         )
         _print_diversity(report)
     finally:

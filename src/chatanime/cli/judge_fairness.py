@@ -124,15 +124,7 @@ def run_pairwise(opts: JudgeCliOptions) -> int:
         if opts.dry_run:
             print_dry_run(pairwise_dry_run(job, corpus, opts.prices()))
             return 0
-        report = judge_pairwise(
-            job,
-            corpus,
-            store,
-            models=opts.models(),
-            options=opts.run_options(),
-            prices=opts.prices(),
-            run_config=opts.run_config(),
-        )
+        report = judge_pairwise(job, corpus, store, **opts.run_args())
         sel = report.selection
         console.print(
             f"{len(sel.pairs)} pairs x 2 orders ({sel.excluded_anchors} anchor dialogues "

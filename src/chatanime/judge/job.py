@@ -26,7 +26,7 @@ from chatanime.corpus import Corpus
 from chatanime.dialogue import Dialogue
 from chatanime.errors import DataError
 from chatanime.generation import load_dialogues
-from chatanime.judge.judgments import JudgeRun, ModelFactory, run_judge, unit_ids
+from chatanime.judge.judgments import JudgeRun, ModelFactory, all_complete, run_judge, unit_ids
 from chatanime.judge.pointwise import (
     PointwiseJudge,
     PointwiseMode,
@@ -206,10 +206,7 @@ class JudgeReport:
     @property
     def complete(self) -> bool:
         """Every selected item has a final judgment from every judge, nothing aborted."""
-        return all(
-            r.counts.missing == 0 and r.counts.no_reply == 0 and not r.summary.aborted
-            for r in self.runs
-        )
+        return all_complete(self.runs)
 
 
 async def judge_async(

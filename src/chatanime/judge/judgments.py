@@ -169,6 +169,13 @@ class JudgeRun:
     """Judgments of this selection that needed at least one repair request."""
 
 
+def all_complete(runs: Iterable[JudgeRun]) -> bool:
+    """Every selected item has a final judgment from every judge, nothing aborted."""
+    return all(
+        r.counts.missing == 0 and r.counts.no_reply == 0 and not r.summary.aborted for r in runs
+    )
+
+
 async def run_judge(
     store: Store,
     spec: RunSpec,
@@ -179,8 +186,14 @@ async def run_judge(
     models: ModelFactory,
     options: RunOptions,
     prices: PriceTable | None,
+    persist: Persist | None = None,
+    description: str = "judge",
 ) -> JudgeRun:
-    """Run one judge's units (shared by the pointwise and diversity jobs)."""
+    """Run one judge's units (shared by the pointwise, diversity and pairwise jobs).
+
+    ``persist`` writes a unit's outcome (default: :func:`judgment_persister`);
+    ``description`` heads the progress bar, followed by the judge model.
+    """
     check_other_runs(store, spec, judgment_ids)
     built = {judge_model: models(judge_model)}  # a missing key stops us before any call
 
@@ -194,9 +207,9 @@ async def run_judge(
         spec,
         units,
         models=model,
-        options=replace(options, description=f"judge {judge_model}"),
+        options=replace(options, description=f"{description} {judge_model}"),
         prices=prices,
-        persist=judgment_persister(spec.id),
+        persist=persist or judgment_persister(spec.id),
     )
     repaired = sum(bool(r.get("repaired")) for r in summary.results.values())
     return JudgeRun(judge_model, summary, status_counts(store, judgment_ids), repaired)

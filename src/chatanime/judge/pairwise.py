@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import Connection
@@ -37,9 +37,14 @@ from chatanime.dialogue import Dialogue
 from chatanime.judge.judgments import judgment_persister
 from chatanime.judge.parse import ReplyParser
 from chatanime.judge.pointwise import JudgmentOutcome, Request, ask_valid
-from chatanime.judge.prompt import CARD_TAG, DIALOGUE_TAG, data_block, dialogue_payload
-from chatanime.judge.rubric import DIMENSION_IDS, DIMENSION_METRICS, Rubric, load_rubric
-from chatanime.prompts import PromptTemplate, load_prompt
+from chatanime.judge.prompt import (
+    CARD_TAG,
+    DIALOGUE_TAG,
+    JudgeTexts,
+    data_block,
+    dialogue_payload,
+)
+from chatanime.judge.rubric import DIMENSION_IDS, DIMENSION_METRICS, Rubric
 from chatanime.runner import CallContext, Persist, stable_hash
 from chatanime.store.schema import judgments
 
@@ -126,31 +131,11 @@ def pair_payload(first: Dialogue, second: Dialogue, card: CardText) -> dict[str,
 
 
 @dataclass(frozen=True)
-class PairwisePrompt:
+class PairwisePrompt(JudgeTexts):
     """The pairwise templates and the rubric they quote (all hashed)."""
 
-    template: PromptTemplate
-    repair: PromptTemplate
-    rubric: Rubric
-
-    @classmethod
-    def load(cls, language: str, rubric: Rubric | None = None) -> PairwisePrompt:
-        return cls(
-            load_prompt(PAIRWISE_PROMPT, language),
-            load_prompt(PAIRWISE_REPAIR, language),
-            rubric or load_rubric(language),
-        )
-
-    @property
-    def ref(self) -> str:
-        return self.template.ref
-
-    @property
-    def sha256(self) -> str:
-        return self.template.sha256
-
-    def identity(self) -> dict[str, str]:
-        return {"prompt": self.ref, "repair": self.repair.ref, "rubric": self.rubric.ref}
+    PROMPT_ID: ClassVar[str] = PAIRWISE_PROMPT
+    REPAIR_ID: ClassVar[str] = PAIRWISE_REPAIR
 
     def render(self, first: Dialogue, second: Dialogue, card: CardText) -> str:
         guidance = self.rubric.spec.guidance

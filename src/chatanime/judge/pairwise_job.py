@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from chatanime.backends.base import ChatModel, GenerationParams
+from chatanime.backends.base import GenerationParams
 from chatanime.benchmark import Benchmark
 from chatanime.corpus import Corpus
 from chatanime.dialogue import Dialogue
@@ -24,8 +24,8 @@ from chatanime.judge.job import JudgeDryRun, params_identity, select_dialogues
 from chatanime.judge.judgments import (
     JudgeRun,
     ModelFactory,
-    check_other_runs,
-    status_counts,
+    all_complete,
+    run_judge,
     unit_ids,
 )
 from chatanime.judge.pairwise import (
@@ -39,7 +39,7 @@ from chatanime.judge.pairwise import (
 )
 from chatanime.judge.rubric import Rubric
 from chatanime.pricing import PriceTable
-from chatanime.runner import RunOptions, RunSpec, run_units
+from chatanime.runner import RunOptions, RunSpec
 from chatanime.store import Store
 
 RUN_KIND = "judge"
@@ -135,10 +135,7 @@ class PairwiseReport:
 
     @property
     def complete(self) -> bool:
-        return all(
-            r.counts.missing == 0 and r.counts.no_reply == 0 and not r.summary.aborted
-            for r in self.runs
-        )
+        return all_complete(self.runs)
 
 
 def _units(
@@ -151,18 +148,6 @@ def _units(
         PairwiseUnit(by_id[jid], judge, d, f, bench.card(d.character), o) for d, f, o, jid in keyed
     ]
     return units, ids
-
-
-def _prebuilt(models: ModelFactory, first: str) -> ModelFactory:
-    """Build ``first`` now, so a missing API key stops the run before any unit starts."""
-    built = {first: models(first)}
-
-    def model(name: str) -> ChatModel:
-        if name not in built:
-            built[name] = models(name)
-        return built[name]
-
-    return model
 
 
 async def judge_pairwise_async(
@@ -188,18 +173,19 @@ async def judge_pairwise_async(
         judge = job.judge(model, prompt)
         spec = run_spec(judge, job.benchmark, config)
         units, ids = _units(store, spec, judge, selection, job.benchmark)
-        check_other_runs(store, spec, ids)
-        summary = await run_units(
+        run = await run_judge(
             store,
             spec,
+            model,
             units,
-            models=_prebuilt(models, model),
-            options=replace(options or RunOptions(), description=f"pairwise {model}"),
+            ids,
+            models=models,
+            options=options or RunOptions(),
             prices=prices,
             persist=pairwise_persister(spec.id),
+            description="pairwise",
         )
-        repaired = sum(bool(r.get("repaired")) for r in summary.results.values())
-        runs.append(JudgeRun(model, summary, status_counts(store, ids), repaired))
+        runs.append(run)
     return PairwiseReport(selection, runs)
 
 

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from chatanime.backends.base import ChatMessage
 from chatanime.characters import CardText
@@ -100,24 +100,24 @@ def shown_rounds(scored: Sequence[int]) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class JudgePrompt:
-    """The pointwise judge's templates and rubric in one language (all hashed)."""
+class JudgeTexts:
+    """A judge's prompt, its repair prompt and the rubric it quotes: every text that decides
+    a judgment, loaded by language and hashed. Subclasses name their two prompt ids."""
+
+    PROMPT_ID: ClassVar[str]
+    REPAIR_ID: ClassVar[str]
 
     template: PromptTemplate
     repair: PromptTemplate
     rubric: Rubric
 
     @classmethod
-    def load(cls, language: str, rubric: Rubric | None = None) -> JudgePrompt:
+    def load(cls, language: str, rubric: Rubric | None = None) -> Self:
         return cls(
-            load_prompt(JUDGE_PROMPT, language),
-            load_prompt(REPAIR_PROMPT, language),
+            load_prompt(cls.PROMPT_ID, language),
+            load_prompt(cls.REPAIR_ID, language),
             rubric or load_rubric(language),
         )
-
-    @property
-    def language(self) -> str:
-        return self.template.language
 
     @property
     def ref(self) -> str:
@@ -129,8 +129,20 @@ class JudgePrompt:
         return self.template.sha256
 
     def identity(self) -> dict[str, str]:
-        """Every text that decides a score, by reference (part of a run's identity)."""
+        """Every text that decides a judgment, by reference (part of a run's identity)."""
         return {"prompt": self.ref, "repair": self.repair.ref, "rubric": self.rubric.ref}
+
+
+@dataclass(frozen=True)
+class JudgePrompt(JudgeTexts):
+    """The pointwise judge's templates and rubric in one language (all hashed)."""
+
+    PROMPT_ID: ClassVar[str] = JUDGE_PROMPT
+    REPAIR_ID: ClassVar[str] = REPAIR_PROMPT
+
+    @property
+    def language(self) -> str:
+        return self.template.language
 
     def render(self, dialogue: Dialogue, card: CardText, rounds: Sequence[int]) -> str:
         """The full judge prompt scoring ``rounds`` of ``dialogue``."""

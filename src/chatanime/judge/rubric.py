@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chatanime.errors import DataError
+from chatanime.prompts import VersionedData
 
 RUBRICS_PACKAGE = "chatanime.data.rubrics"
 RUBRIC_NAME = "esrp"
@@ -233,32 +234,13 @@ _LABELS: dict[str, dict[str, str]] = {
 }
 
 
-class Rubric:
+class Rubric(VersionedData[RubricFile]):
     """A loaded, validated rubric: look-ups, anchor-item exclusion and rendering."""
 
     def __init__(self, spec: RubricFile, sha256: str, source: str) -> None:
-        self.spec = spec
-        self.sha256 = sha256
-        self.source = source
+        super().__init__(spec, sha256, source)
         self._metrics = {m.id: m for m in spec.metrics}
         self._dimensions = {d.id: d for d in spec.dimensions}
-
-    @property
-    def id(self) -> str:
-        return self.spec.id
-
-    @property
-    def version(self) -> int:
-        return self.spec.version
-
-    @property
-    def language(self) -> str:
-        return self.spec.language
-
-    @property
-    def ref(self) -> str:
-        """Short reference stored with results: ``esrp.zh@v1#hash12``."""
-        return f"{self.id}.{self.language}@v{self.version}#{self.sha256[:12]}"
 
     @property
     def metric_ids(self) -> tuple[str, ...]:
