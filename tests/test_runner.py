@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -226,6 +227,58 @@ async def test_a_failing_persist_marks_the_unit_failed(store: Store, server: Fak
         persist=persist,
     )
     assert summary.done == 1 and "storing its result failed" in summary.errors["u1"]
+
+
+async def test_a_call_row_that_cannot_be_stored_fails_only_its_unit(
+    store: Store, server: FakeServer
+) -> None:
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER no_u1 BEFORE INSERT ON calls WHEN NEW.unit_id = 'u1' "
+            "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+        )
+    summary = await run(store, server, [EchoUnit(f"u{i}") for i in range(4)], concurrency=4)
+    assert summary.done == 3 and "disk says no" in summary.errors["u1"]
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(calls.c.unit_id)).scalars().all()
+        statuses = dict(conn.execute(select(units.c.unit_id, units.c.status)).all())
+    assert sorted(stored) == ["u0", "u0", "u2", "u2", "u3", "u3"]
+    assert statuses == {"u0": "done", "u1": "failed", "u2": "done", "u3": "done"}
+
+
+@dataclass
+class SignalUnit:
+    """Makes two calls, then signals ``event``."""
+
+    id: str
+    event: threading.Event
+
+    async def run(self, ctx: CallContext) -> dict[str, Any]:
+        await EchoUnit(self.id).run(ctx)
+        self.event.set()
+        return {}
+
+
+async def test_workers_do_not_wait_for_the_disk(store: Store, server: FakeServer) -> None:
+    """While the writer thread is stuck committing u0, the worker runs u1 to the end."""
+    released = threading.Event()
+    waited: list[bool] = []
+
+    def persist(conn: Connection, unit_id: str, result: Any) -> None:
+        if unit_id == "u0":
+            waited.append(released.wait(timeout=20))
+
+    opts = RunOptions(progress=False, retry=FAST_RETRY, concurrency=1)
+    summary = await run_units(
+        store,
+        spec(),
+        [EchoUnit("u0", steps=1), SignalUnit("u1", released)],
+        models=factory(server),
+        options=opts,
+        persist=persist,
+    )
+    assert waited == [True] and summary.done == 2
+    assert count(store, calls) == 3 and count(store, units) == 2
 
 
 def test_run_id_depends_on_identity_only() -> None:

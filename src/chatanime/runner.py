@@ -4,13 +4,14 @@ Generation, judging and scenario generation all reduce to "run many small
 model-calling jobs against paid APIs, survive a crash, never pay twice". A job
 describes itself as a :class:`RunSpec` (whose id is a hash of what it is, so the
 same command maps to the same run) and a list of :class:`Unit` objects with
-deterministic ids. Each unit calls models only through :meth:`UnitContext.call`,
-which keys every call by (run, unit, step): a finished call is committed to the
-``calls`` table before its answer is used, and a rerun after a ``kill -9`` replays
-it from there instead of calling the provider again. Units finished before are
-skipped entirely (``units`` table). Store writes are group-committed by one writer
-thread (:mod:`chatanime.runner_journal`), so the event loop keeps dispatching
-requests while the database commits.
+deterministic ids. Each unit calls models only through
+:meth:`~chatanime.runner_calls.UnitContext.call`, which keys every call by (run,
+unit, step): a finished call is stored in the ``calls`` table, and a rerun after a
+``kill -9`` replays it from there instead of calling the provider again. A unit is
+marked done only after its calls are committed; units finished before are skipped
+entirely (``units`` table). Store writes are group-committed in order by one writer
+thread (:mod:`chatanime.runner_journal`), and neither a unit's next call nor a
+worker's next unit waits for the disk.
 
 Failed units are values (``units.status = 'failed'`` with the error); a rerun tries
 them again, replaying whatever calls they had already finished.
@@ -19,9 +20,7 @@ them again, replaying whatever calls they had already finished.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,26 +34,20 @@ from chatanime.backends.base import (
     ChatResponse,
     ConfigurationError,
     GenerationParams,
-    ModelError,
 )
-from chatanime.backends.ratelimit import RateLimitedModel, RateLimiter
-from chatanime.backends.registry import provider_of
-from chatanime.backends.retry import RetryingModel, RetryPolicy
+from chatanime.backends.retry import RetryPolicy
 from chatanime.pricing import PriceTable
+from chatanime.runner_calls import (
+    CallRuntime,
+    ModelPool,
+    RateLimit,
+    UnitContext,
+    call_key,
+    stable_hash,
+)
 from chatanime.runner_journal import Persist, RunJournal, insert_or_ignore, upsert
 from chatanime.runner_progress import RunProgress
 from chatanime.store import Store
-
-
-def stable_hash(payload: Any, length: int = 20) -> str:
-    """Hex sha256 of canonical JSON: the basis of every deterministic id."""
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
-
-
-def call_key(run_id: str, unit_id: str, step: str) -> str:
-    """The key of one call: the same (run, unit, step) is the same paid call."""
-    return stable_hash([run_id, unit_id, step], 40)
 
 
 @dataclass(frozen=True)
@@ -79,14 +72,6 @@ class RunSpec:
     def config_json(self) -> str:
         payload = {"chatanime": __version__, **dict(self.identity), **dict(self.config)}
         return json.dumps(payload, sort_keys=True, ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """Requests / tokens per minute for one provider; ``None`` is unlimited."""
-
-    rpm: float | None = None
-    tpm: float | None = None
 
 
 @dataclass(frozen=True)
@@ -151,210 +136,75 @@ class RunSummary:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-class ModelPool:
-    """Model names -> wrapped models: one rate limiter per provider, shared by its models."""
-
-    def __init__(
-        self,
-        factory: Callable[[str], ChatModel],
-        *,
-        rate_limits: Mapping[str, RateLimit] | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self._factory = factory
-        self._limits = dict(rate_limits or {})
-        self._retry = retry or RetryPolicy()
-        self._models: dict[str, ChatModel] = {}
-        self._limiters: dict[str, RateLimiter] = {}
-        self._built: list[ChatModel] = []
-        self._rng = random.Random()
-
-    def limited(self, name: str) -> ChatModel:
-        """The provider-limited model (built once per name; unwrapped when unlimited)."""
-        if name not in self._models:
-            provider = provider_of(name)
-            limit = self._limits.get(provider) or self._limits.get("*") or RateLimit()
-            inner = self._factory(name)
-            self._built.append(inner)
-            if limit.rpm is None and limit.tpm is None:
-                self._models[name] = inner
-                return inner
-            if provider not in self._limiters:
-                self._limiters[provider] = RateLimiter(limit.rpm, limit.tpm)
-            self._models[name] = RateLimitedModel(inner, self._limiters[provider])
-        return self._models[name]
-
-    async def aclose(self) -> None:
-        """Close the models' connection pools while their event loop still runs."""
-        for model in self._built:
-            close = getattr(model, "aclose", None)
-            if close is not None:
-                await close()
-
-    def for_call(self, name: str) -> RetryingModel:
-        """A fresh retry wrapper per call, so its counter is that call's retries."""
-        return RetryingModel(self.limited(name), self._retry, rng=self._rng)
-
-
-class _Runtime:
-    """State shared by the contexts of one invocation."""
-
-    def __init__(
-        self,
-        journal: RunJournal,
-        pool: ModelPool,
-        prices: PriceTable | None,
-        summary: RunSummary,
-        progress: RunProgress,
-    ) -> None:
-        self.journal = journal
-        self.pool = pool
-        self.prices = prices
-        self.summary = summary
-        self.progress = progress
-
-
-class UnitContext:
-    """The :class:`CallContext` of one unit of one run."""
-
-    def __init__(self, runtime: _Runtime, unit_id: str) -> None:
-        self._rt = runtime
-        self.run_id = runtime.journal.run_id
-        self.unit_id = unit_id
-
-    async def call(
-        self,
-        *,
-        step: str,
-        role: str,
-        model: str,
-        messages: Sequence[ChatMessage],
-        params: GenerationParams,
-        prompt_ref: str,
-    ) -> ChatResponse:
-        """The stored response of this step if there is one, else a recorded new call.
-
-        A call that fails for good is recorded in ``call_failures`` and re-raised.
-        """
-        key = call_key(self.run_id, self.unit_id, step)
-        rt, summary = self._rt, self._rt.summary
-        stored = rt.journal.calls.get(key)
-        if stored is not None:
-            summary.replayed_calls += 1
-            return stored
-        wrapped = rt.pool.for_call(model)
-        try:
-            response = await wrapped.chat(messages, params)
-        except ModelError as exc:
-            summary.failed_calls += 1
-            self._count_retries(wrapped.retries)
-            await self._record_failure(step, model, exc, wrapped.retries)
-            raise
-        self._count_retries(wrapped.retries)
-        cost = (
-            rt.prices.cost(model, response.input_tokens, response.output_tokens)
-            if rt.prices
-            else None
-        )
-        await self._record_call(key, step, role, model, prompt_ref, response, cost, wrapped.retries)
-        rt.journal.calls[key] = response
-        summary.calls += 1
-        summary.input_tokens += response.input_tokens
-        summary.output_tokens += response.output_tokens
-        if cost is None:
-            summary.unpriced_models.add(model)
-        else:
-            summary.cost_usd += cost
-            summary.run_cost_usd += cost
-        rt.progress.update(summary)
-        return response
-
-    def _count_retries(self, retries: int) -> None:
-        self._rt.summary.retries += retries
-
-    async def _record_call(
-        self,
-        key: str,
-        step: str,
-        role: str,
-        model: str,
-        prompt_ref: str,
-        response: ChatResponse,
-        cost: float | None,
-        retries: int,
-    ) -> None:
-        await self._rt.journal.record_call(
-            {
-                "key": key,
-                "unit_id": self.unit_id,
-                "step": step,
-                "role": role,
-                "model": model,
-                "prompt_ref": prompt_ref,
-                "response_text": response.text,
-                "input_tokens": response.input_tokens,
-                "output_tokens": response.output_tokens,
-                "latency_s": response.latency_s,
-                "cost_usd": cost,
-                "retries": retries,
-            }
-        )
-
-    async def _record_failure(self, step: str, model: str, exc: Exception, retries: int) -> None:
-        await self._rt.journal.record_failure(
-            {
-                "unit_id": self.unit_id,
-                "step": step,
-                "model": model,
-                "error": f"{type(exc).__name__}: {exc}",
-                "retries": retries,
-            }
-        )
-
-
-async def _run_one(rt: _Runtime, unit: Unit, persist: Persist | None, failures: list[int]) -> None:
-    ctx = UnitContext(rt, unit.id)
-    result: dict[str, Any] | None = None
+async def _attempt(unit: Unit, ctx: UnitContext) -> tuple[dict[str, Any] | None, str | None]:
+    """Run one unit: its result, or the error that failed it (a value, not a crash)."""
     try:
-        result = await unit.run(ctx)
-        await rt.journal.finish_unit(unit.id, result, None, persist)
+        return await unit.run(ctx), None
     except (ConfigurationError, asyncio.CancelledError):
         raise
-    except Exception as exc:  # a failed unit is a recorded value, not a crash
-        stage = "storing its result failed: " if result is not None else ""
-        error = f"{stage}{type(exc).__name__}: {exc}"
-        await rt.journal.finish_unit(unit.id, None, error)
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+async def _settle(
+    rt: CallRuntime,
+    ctx: UnitContext,
+    outcome: tuple[dict[str, Any] | None, str | None],
+    persist: Persist | None,
+) -> None:
+    """Store a unit's outcome once its call rows are committed, then count it.
+
+    Runs beside the workers, so a worker starts its next unit without waiting for
+    the disk; a unit counts as done only when the row saying so is committed.
+    """
+    result, error = outcome
+    try:
+        await ctx.flush()
+        await rt.journal.finish_unit(ctx.unit_id, result, error, persist)
+    except Exception as exc:
+        if result is None:
+            raise
+        result, error = None, f"storing its result failed: {type(exc).__name__}: {exc}"
+        await rt.journal.finish_unit(ctx.unit_id, None, error)
+    if result is None:
         rt.summary.failed += 1
-        rt.summary.errors[unit.id] = error
-        failures[0] += 1
+        rt.summary.errors[ctx.unit_id] = error or "failed"
     else:
         rt.summary.done += 1
-        rt.summary.results[unit.id] = result
-        failures[0] = 0
+        rt.summary.results[ctx.unit_id] = result
     rt.progress.advance(rt.summary)
 
 
 async def _drain(
-    rt: _Runtime, pending: deque[Unit], options: RunOptions, persist: Persist | None
+    rt: CallRuntime, pending: deque[Unit], options: RunOptions, persist: Persist | None
 ) -> None:
-    failures = [0]
+    failures = 0
     limit = options.max_consecutive_failures
+    settling: list[asyncio.Task[None]] = []
 
     async def worker() -> None:
+        nonlocal failures
         while pending:
-            if limit is not None and failures[0] >= limit:
-                rt.summary.aborted = f"stopped after {failures[0]} failed units in a row"
+            if limit is not None and failures >= limit:
+                rt.summary.aborted = f"stopped after {failures} failed units in a row"
                 return
-            await _run_one(rt, pending.popleft(), persist, failures)
+            unit = pending.popleft()
+            ctx = UnitContext(rt, unit.id)
+            outcome = await _attempt(unit, ctx)
+            failures = 0 if outcome[1] is None else failures + 1
+            settling.append(asyncio.create_task(_settle(rt, ctx, outcome, persist)))
 
     # A TaskGroup, not gather: a configuration error in one worker cancels the others
-    # instead of leaving them running against a closing store.
+    # instead of leaving them running against a closing store. Units already run are
+    # still stored: their settling is outside the group, so it is not cancelled.
     try:
         async with asyncio.TaskGroup() as group:
             for _ in range(max(1, options.concurrency)):
                 group.create_task(worker())
     except BaseExceptionGroup as errors:  # surface the error itself (the CLI reports it)
         raise errors.exceptions[0] from None
+    finally:
+        await asyncio.gather(*settling)
 
 
 async def run_units(
@@ -387,7 +237,7 @@ async def run_units(
         pool = ModelPool(models, rate_limits=options.rate_limits, retry=options.retry)
         try:
             with RunProgress(options.description, summary, enabled=options.progress) as progress:
-                rt = _Runtime(journal, pool, prices, summary, progress)
+                rt = CallRuntime(journal, pool, prices, summary, progress)
                 await _drain(rt, pending, options, persist)
         finally:
             await pool.aclose()
@@ -399,6 +249,7 @@ async def run_units(
 
 __all__ = [
     "CallContext",
+    "CallRuntime",
     "ModelPool",
     "Persist",
     "RateLimit",

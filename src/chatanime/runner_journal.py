@@ -14,6 +14,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -28,7 +29,20 @@ from chatanime.store.schema import call_failures, calls, runs, units
 T = TypeVar("T")
 Persist = Callable[[Connection, str, Mapping[str, Any]], None]
 """Writes a finished unit's own rows (e.g. a dialogue) in the transaction marking it done."""
-_Write = tuple[Callable[[Connection], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+@dataclass(frozen=True)
+class _CallRow:
+    """A ``calls`` row. The rows of one batch go in as one executemany: per-row
+    statement execution would hold the GIL in the writer thread long enough to
+    delay the event loop's responses at 64 calls in flight."""
+
+    values: Mapping[str, Any]
+
+
+_Write = tuple[
+    Callable[[Connection], Any] | _CallRow, "asyncio.Future[Any]", asyncio.AbstractEventLoop
+]
 
 
 def now() -> str:
@@ -98,6 +112,16 @@ def upsert(
         conn.execute(table.update().where(*where).values({k: row[k] for k in changes}))
 
 
+def _insert_calls(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert ``calls`` rows in one statement, ignoring keys already stored."""
+    stmt = _conflict_insert(conn.dialect.name, calls, ("key",), None)
+    if stmt is not None:
+        conn.execute(stmt, rows)
+        return
+    for row in rows:
+        insert_or_ignore(conn, calls, row, ["key"])
+
+
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.cancelled():
         return
@@ -139,12 +163,20 @@ class RunJournal:
             )
             return {r.unit_id: json.loads(r.result_json or "{}") for r in done}
 
-    async def write(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn`` in a committed transaction (shared with concurrent writes)."""
+    def submit(self, fn: Callable[[Connection], T] | _CallRow) -> asyncio.Future[T]:
+        """Queue ``fn`` for a committed transaction; the future settles when it is.
+
+        Writes commit in the order they were submitted, so a caller that does not
+        wait still knows its earlier writes land before its later ones.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put((fn, future, loop))
-        return await future
+        return future
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in a committed transaction (shared with concurrent writes)."""
+        return await self.submit(fn)
 
     def close(self) -> None:
         """Finish pending writes and stop the writer thread."""
@@ -176,7 +208,10 @@ class RunJournal:
         write fails only its own caller."""
         try:
             with self.store.engine.begin() as conn:
-                results = [fn(conn) for fn, _, _ in batch]
+                rows = [dict(w.values) for w, _, _ in batch if isinstance(w, _CallRow)]
+                if rows:
+                    _insert_calls(conn, rows)
+                results = [None if isinstance(w, _CallRow) else w(conn) for w, _, _ in batch]
         except Exception as exc:
             if len(batch) == 1:
                 _, future, loop = batch[0]
@@ -202,13 +237,14 @@ class RunJournal:
         }
         await self.write(lambda conn: upsert(conn, runs, row, ["id"], keep=("created_at",)))
 
-    async def record_call(self, row: Mapping[str, Any]) -> None:
-        values = {"run_id": self.run_id, "created_at": now(), **row}
-        await self.write(lambda conn: insert_or_ignore(conn, calls, values, ["key"]))
+    def record_call(self, row: Mapping[str, Any]) -> asyncio.Future[None]:
+        """Queue a finished call's row (see :meth:`submit`); a stored key is kept."""
+        return self.submit(_CallRow({"run_id": self.run_id, "created_at": now(), **row}))
 
-    async def record_failure(self, row: Mapping[str, Any]) -> None:
+    def record_failure(self, row: Mapping[str, Any]) -> asyncio.Future[Any]:
+        """Queue a call's final failure (see :meth:`submit`)."""
         values = {"run_id": self.run_id, "created_at": now(), **row}
-        await self.write(lambda conn: conn.execute(call_failures.insert().values(values)))
+        return self.submit(lambda conn: conn.execute(call_failures.insert().values(values)))
 
     async def finish_unit(
         self,

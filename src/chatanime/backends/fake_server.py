@@ -243,6 +243,7 @@ class FakeApp:
         return error_response(404, "not_found_error", f"No route {request.method} {request.path}.")
 
     async def completion(self, request: HttpRequest, wire: str) -> HttpResponse:
+        deadline = self._deadline()
         try:
             payload = json.loads(request.body)
             model = canonical_model(str(payload["model"]))
@@ -258,14 +259,20 @@ class FakeApp:
             )
         self.state.enter()
         try:
-            return await self._answer(wire, payload, FakeRequest(model, messages, payload))
+            request_ = FakeRequest(model, messages, payload)
+            return await self._answer(wire, payload, request_, deadline)
         finally:
             self.state.leave()
 
     async def _answer(
-        self, wire: str, payload: dict[str, Any], request: FakeRequest
+        self, wire: str, payload: dict[str, Any], request: FakeRequest, deadline: float
     ) -> HttpResponse:
-        """Scripted reply, else 404 for an unknown model, else a random fault or the behaviour."""
+        """Scripted reply, else 404 for an unknown model, else a random fault or the behaviour.
+
+        The reply is computed first and sent at ``deadline``, so the configured latency
+        is the time from request to reply, the server's own work included: a client
+        measured against 200 ms is not charged for the fake server's CPU.
+        """
         model, shown = request.model, str(payload["model"])
         reply = self.state.pop_script(model)
         behaviour = find_behaviour(model)
@@ -275,8 +282,8 @@ class FakeApp:
             return error_response(404, "not_found_error", message, "model_not_found")
         if reply is None:
             reply = self.state.random_fault()
-        await self._latency()
         if reply is not None and reply.fault is not None:
+            await _sleep_until(deadline)
             early = await self._fault(wire, shown, model, reply)
             if early is not None:
                 return early
@@ -295,13 +302,15 @@ class FakeApp:
             estimate_tokens(text),
         )
         finish = reply.finish_reason if reply is not None else "stop"
-        return HttpResponse.json(200, completion_body(wire, shown, text, finish, usage))
+        response = HttpResponse.json(200, completion_body(wire, shown, text, finish, usage))
+        await _sleep_until(deadline)
+        return response
 
-    async def _latency(self) -> None:
+    def _deadline(self) -> float:
+        """When (event-loop time) a request arriving now is answered."""
         cfg = self.config
         delay = cfg.latency_ms + self._jitter.uniform(-cfg.jitter_ms, cfg.jitter_ms)
-        if delay > 0:
-            await asyncio.sleep(delay / 1000)
+        return asyncio.get_running_loop().time() + max(0.0, delay) / 1000
 
     async def _fault(self, wire: str, shown: str, model: str, reply: Reply) -> HttpResponse | None:
         """The fault's response; ``None`` after a ``timeout`` sleep (then answer late)."""
@@ -323,6 +332,12 @@ class FakeApp:
         if fault == "empty":
             return HttpResponse.json(200, completion_body(wire, shown, None, "stop", (0, 0)))
         return error_response(*FAULT_ERRORS[fault])
+
+
+async def _sleep_until(deadline: float) -> None:
+    delay = deadline - asyncio.get_running_loop().time()
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 # ---------------------------------------------------------------- the server
