@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chatanime.backends.fake_server import FAULTS, FakeServerConfig, serve_forever
+from chatanime.backends.fake_server import FakeServerConfig, serve_forever
+from chatanime.backends.fake_state import FAULTS
 
 console = Console()
 
