@@ -249,59 +249,76 @@ def style_controlled(
     """
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be strictly between 0 and 1, got {level}")
-    y_all = np.asarray(scores, dtype=np.float64)
-    sys_all = np.asarray(list(systems), dtype=str)
-    if y_all.ndim != 1 or sys_all.shape != y_all.shape:
-        raise ValueError("scores and systems must be 1-D of equal length")
-    keep = ~np.isnan(y_all)
-    y, sys_arr = y_all[keep], sys_all[keep]
+    keep, y, sys_arr = _scored_items(scores, systems)
     names = sorted(set(sys_arr.tolist()))
     if reference_system is not None and reference_system not in names:
         raise ValueError(f"reference system {reference_system!r} has no scored items")
-    used, z, sds, dropped = _standardise(features, keep, y_all.size)
+    used, z, sds, dropped = _standardise(features, keep, keep.size)
     x, indicators = _design(sys_arr, z, names)
     coef, cov, sigma2, crit = _ols(x, y, level)
     se = np.sqrt(np.diag(cov))
     k = len(names)
-    counts = indicators.sum(axis=0)
-    raw = (indicators.T @ y) / counts
     effects = _system_effects(
-        names, counts, raw, coef[:k], se[:k], cov[:k, :k], crit, reference_system
-    )
-    feats = tuple(
-        FeatureEffect(
-            name=name,
-            coef=float(coef[k + j]),
-            se=float(se[k + j]),
-            lo=float(coef[k + j] - crit * se[k + j]),
-            hi=float(coef[k + j] + crit * se[k + j]),
-            per_unit=float(coef[k + j] / sds[j]),
-            sd=float(sds[j]),
-        )
-        for j, name in enumerate(used)
+        names, indicators, y, coef[:k], se[:k], cov[:k, :k], crit, reference_system
     )
     return StyleControlResult(
         systems=effects,
-        features=feats,
+        features=_feature_effects(used, coef[k:], se[k:], sds, crit),
         dropped_features=dropped,
         reference_system=reference_system,
         n=int(y.size),
-        n_missing=int(y_all.size - y.size),
+        n_missing=int(keep.size - y.size),
         residual_sd=math.sqrt(sigma2),
         level=level,
     )
 
 
+def _scored_items(
+    scores: ArrayLike, systems: Sequence[str]
+) -> tuple[NDArray[np.bool_], FloatArray, NDArray[np.str_]]:
+    """Which items are scored (not NaN), and the scored items' scores and systems; the mask
+    also selects the matching rows of every feature."""
+    y_all = np.asarray(scores, dtype=np.float64)
+    sys_all = np.asarray(list(systems), dtype=str)
+    if y_all.ndim != 1 or sys_all.shape != y_all.shape:
+        raise ValueError("scores and systems must be 1-D of equal length")
+    keep = ~np.isnan(y_all)
+    return keep, y_all[keep], sys_all[keep]
+
+
+def _feature_effects(
+    used: list[str], coef: FloatArray, se: FloatArray, sds: FloatArray, crit: float
+) -> tuple[FeatureEffect, ...]:
+    """Each used feature's coefficient per standard deviation, its t-interval, and the same
+    effect per raw unit (dividing by the feature's SD undoes the standardisation)."""
+    return tuple(
+        FeatureEffect(
+            name=name,
+            coef=float(coef[j]),
+            se=float(se[j]),
+            lo=float(coef[j] - crit * se[j]),
+            hi=float(coef[j] + crit * se[j]),
+            per_unit=float(coef[j] / sds[j]),
+            sd=float(sds[j]),
+        )
+        for j, name in enumerate(used)
+    )
+
+
 def _system_effects(
     names: list[str],
-    counts: FloatArray,
-    raw: FloatArray,
+    indicators: FloatArray,
+    y: FloatArray,
     adjusted: FloatArray,
     se: FloatArray,
     cov: FloatArray,
     crit: float,
     reference: str | None,
 ) -> tuple[SystemEffect, ...]:
+    """Each system's raw mean (from its indicator column) next to its adjusted one, so the
+    two rankings can be compared, and its adjusted difference to the reference system."""
+    counts = indicators.sum(axis=0)
+    raw = (indicators.T @ y) / counts
     raw_rank, adj_rank = _order_ranks(raw), _order_ranks(adjusted)
     ref = names.index(reference) if reference is not None else None
     out = []
