@@ -273,6 +273,11 @@ BAD_CASES: dict[str, tuple[Edit, str, str]] = {
         "characters/hana.yaml",
         "en.personality",
     ),
+    "card without any language block": (
+        _edit_yaml("characters/hana.yaml", lambda d: [d.pop("zh"), d.pop("en")]),
+        "characters/hana.yaml",
+        "a character card needs a `zh:` block, an `en:` block, or both",
+    ),
     "missing benchmark field": (
         _edit_yaml("benchmark.yaml", lambda d: d.pop("language")),
         "benchmark.yaml",
@@ -386,6 +391,87 @@ def test_benchmark_model_rejects_duplicates() -> None:
         Benchmark.model_validate(
             {**bench.model_dump(), "scenarios": [bench.scenarios[0], bench.scenarios[0]]}
         )
+
+
+# --- one-language cards ---------------------------------------------------------------------
+
+ZH_SCENARIO = {
+    "id": 5,
+    "persona": "freelancer",
+    "emotion": "worry",
+    "location": "工作室",
+    "daily_event": "客户一直催稿。",
+    "question_r1": "客户又在催稿了，我今晚还能睡觉吗？",
+}
+
+
+def _hana(drop: str) -> dict[str, Any]:
+    """The example card without its ``drop`` block."""
+    card: dict[str, Any] = yaml.safe_load(HANA_CARD.read_text(encoding="utf-8"))
+    del card[drop]
+    return card
+
+
+def _english_only_example(tmp_path: Path) -> Path:
+    folder = tmp_path / "en-only"
+    shutil.copytree(EXAMPLE, folder)
+    _edit_yaml("characters/hana.yaml", lambda d: d.pop("zh"))(folder)
+    return folder
+
+
+def test_english_benchmark_with_an_english_only_card_loads(tmp_path: Path) -> None:
+    folder = _english_only_example(tmp_path)
+    bench = load_benchmark(folder)
+    hana = bench.character("hana")
+    assert hana.languages == ("en",) and bench.card("hana").name == "Hana Asahi"
+    assert hana.source == f"{folder}/characters/hana.yaml"
+    assert load_benchmark(folder).sha256 == bench.sha256
+    assert bench.sha256 != load_benchmark(EXAMPLE).sha256  # the card's content changed
+
+
+def test_chinese_benchmark_refuses_an_english_only_card_at_load(tmp_path: Path) -> None:
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    (cards / "hana.yaml").write_text(yaml.safe_dump(_hana("zh")), encoding="utf-8")
+    path = tmp_path / "zh.yaml"
+    spec = {
+        "name": "zh-bench",
+        "language": "zh",
+        "characters": ["rem", "cards/hana.yaml"],
+        "scenarios": [ZH_SCENARIO],
+    }
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        load_benchmark(path)
+    card = f"{tmp_path}/cards/hana.yaml"
+    assert str(err.value) == (
+        f"{tmp_path}/zh.yaml: characters[1]: character 'hana' ({card}) has no `zh:` card block "
+        f"but the benchmark language is 'zh'; add a `zh:` block to {card}"
+    )
+
+
+def test_inline_one_language_cards_follow_the_same_rule(tmp_path: Path) -> None:
+    path = tmp_path / "one.yaml"
+    spec = {
+        "name": "one",
+        "language": "zh",
+        "characters": [_hana("en")],
+        "scenarios": [ZH_SCENARIO],
+    }
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    assert load_benchmark(path).card("hana").name == "朝日花"
+    spec["characters"] = ["rem", _hana("zh")]
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        load_benchmark(path)
+    assert str(err.value).startswith(f"{path}: characters[1]: character 'hana' ")
+    assert f"add a `zh:` block to {path} (characters[1])" in str(err.value)
+
+
+def test_benchmark_model_rejects_a_card_without_its_language(tmp_path: Path) -> None:
+    bench = load_benchmark(_english_only_example(tmp_path))
+    with pytest.raises(ValueError, match=r"characters without a 'zh' card block: \['hana'\]"):
+        Benchmark.model_validate({**dict(bench), "language": "zh"})
 
 
 # --- CLI -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -280,3 +281,88 @@ def test_character_is_frozen() -> None:
     char: Character = get_character("violet")
     with pytest.raises(ValueError):
         char.version = 2  # type: ignore[misc]
+
+
+def test_builtin_hashes_keep_the_two_block_payload() -> None:
+    # Stored runs reference these hashes: with both blocks present, the hash must stay the
+    # hash of the full dump, as it was before the blocks became optional.
+    for char in builtin_characters():
+        assert char.languages == ("zh", "en")
+        full = hashlib.sha256(char.model_dump_json().encode("utf-8")).hexdigest()
+        assert char.sha256 == full, char.slug
+
+
+# --- one-language cards -----------------------------------------------------------------------
+
+
+def _one_language(drop: str) -> str:
+    raw = _luffy_raw()
+    del raw[drop]
+    raw["slug"] = "solo"
+    return _dump(raw)
+
+
+def test_a_card_may_have_one_block_only() -> None:
+    solo = parse_card(_one_language("zh"), "cards/solo.yaml")
+    assert solo.zh is None and solo.languages == ("en",)
+    assert solo.card("en").name == "Monkey D. Luffy"
+    assert solo.blocks == (solo.card("en"),) and solo.names == ("Monkey D. Luffy",)
+    assert solo.source == "cards/solo.yaml"
+    zh_only = parse_card(_one_language("en"), "zh.yaml")
+    assert zh_only.languages == ("zh",) and zh_only.names == ("蒙奇·D·路飞",)
+
+
+def test_display_names_fall_back_to_the_block_the_card_has() -> None:
+    solo = parse_card(_one_language("zh"), "solo.yaml")
+    assert (solo.name_zh, solo.name_en) == ("Monkey D. Luffy", "Monkey D. Luffy")
+    assert (solo.work_zh, solo.work_en) == ("One Piece", "One Piece")
+    assert solo.display_card("zh") is solo.en
+    luffy = get_character("luffy")
+    assert (luffy.name_zh, luffy.name_en) == ("蒙奇·D·路飞", "Monkey D. Luffy")
+    assert luffy.display_card("en") is luffy.en
+
+
+def test_asking_for_a_missing_block_says_which_and_where_to_add_it() -> None:
+    solo = parse_card(_one_language("zh"), "cards/solo.yaml")
+    with pytest.raises(DataError) as info:
+        solo.card("zh")
+    assert str(info.value) == (
+        "character 'solo' has no `zh:` card block (it has `en:`); "
+        "add a `zh:` block to cards/solo.yaml to use it in a 'zh' benchmark"
+    )
+    zh_only = parse_card(_one_language("en"), "cards/zh-only.yaml")
+    with pytest.raises(DataError, match=r"add an `en:` block to cards/zh-only\.yaml"):
+        zh_only.card("en")
+    # A card built without a file still says which card to fix.
+    unlocated = Character.model_validate(yaml.safe_load(_one_language("zh")))
+    with pytest.raises(DataError, match=r"add a `zh:` block to the card of 'solo'"):
+        unlocated.card("zh")
+
+
+def test_a_card_without_any_block_is_refused() -> None:
+    raw = _luffy_raw()
+    del raw["zh"], raw["en"]
+    with pytest.raises(DataError) as info:
+        parse_card(_dump(raw), "cards/empty.yaml")
+    assert str(info.value).startswith(
+        "cards/empty.yaml: a character card needs a `zh:` block, an `en:` block, or both"
+    )
+    raw["en"] = None  # an explicit empty block is no block either
+    with pytest.raises(DataError, match=r"^cards/empty\.yaml: a character card needs"):
+        parse_card(_dump(raw), "cards/empty.yaml")
+
+
+def test_one_block_hash_leaves_the_absent_block_out() -> None:
+    solo = parse_card(_one_language("zh"), "a.yaml")
+    payload = solo.model_dump_json(exclude={"zh"}).encode("utf-8")
+    assert solo.sha256 == hashlib.sha256(payload).hexdigest()
+    assert parse_card(_one_language("zh"), "elsewhere/b.yaml").sha256 == solo.sha256
+    assert parse_card(_one_language("en"), "a.yaml").sha256 != solo.sha256
+
+
+def test_where_a_card_was_read_is_not_part_of_it(tmp_path: Path) -> None:
+    first = parse_card(_card_text("rem"), "one.yaml")
+    second = parse_card(_card_text("rem"), "two.yaml")
+    assert (first.source, second.source) == ("one.yaml", "two.yaml")
+    assert first == second and first.sha256 == second.sha256
+    assert "one.yaml" not in first.model_dump_json()

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from sqlalchemy import select
@@ -38,6 +39,7 @@ from chatanime.benchmark import Benchmark, load_benchmark
 from chatanime.characters import CardText
 from chatanime.cli import build_app
 from chatanime.corpus import load_system
+from chatanime.errors import DataError
 from chatanime.judge.job import anchor_scenarios
 from chatanime.judge.prompt import JudgePrompt
 from chatanime.judge.rubric import load_rubric
@@ -271,6 +273,37 @@ def test_whole_pipeline_on_a_user_benchmark_with_an_original_character(
     check_report(p)
     check_annotate(p)
     check_collect(p)
+
+
+def test_english_only_original_character_needs_no_chinese_card(
+    tmp_path: Path, db: Path, fake_server: FakeServer
+) -> None:
+    """An English benchmark whose original character has only an ``en:`` block runs end to end
+    (generate with and without the card, judge); a Chinese benchmark refuses the card at load."""
+    folder = tmp_path / "en-only"
+    shutil.copytree(EXAMPLE, folder)
+    card = folder / "characters/hana.yaml"
+    raw = yaml.safe_load(card.read_text(encoding="utf-8"))
+    del raw["zh"]
+    card.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert "original-character-example v1" in cli("benchmarks validate", folder).output
+    p = Pipeline(folder, load_benchmark(folder), tmp_path, db)
+    assert p.bench.character("hana").languages == ("en",)
+    generate_systems(p)
+    exported = load_system(tmp_path / "runs/my-bot.json", p.bench)
+    hana_answers = [d.a1 for d in exported if d.character == "hana"]
+    assert hana_answers and all("Hana Asahi" in a for a in hana_answers)  # the en block's name
+    check_judge(p)
+
+    zh_spec = yaml.safe_load((folder / "benchmark.yaml").read_text(encoding="utf-8"))
+    zh_spec.update(language="zh", scenarios="zh-scenarios.yaml")
+    zh_scenario = {"id": 1, "persona": "student", "emotion": "worry", "location": "宿舍"}
+    zh_scenario.update(daily_event="论文要重写。", question_r1="导师让我重写第二章，怎么办？")
+    zh_scenarios = yaml.safe_dump({"scenarios": [zh_scenario]}, allow_unicode=True)
+    (folder / "zh-scenarios.yaml").write_text(zh_scenarios, encoding="utf-8")
+    (folder / "zh.yaml").write_text(yaml.safe_dump(zh_spec), encoding="utf-8")
+    with pytest.raises(DataError, match=r"characters\[0\]: character 'hana' .* no `zh:` card"):
+        load_benchmark(folder / "zh.yaml")
 
 
 def test_builtin_english_benchmark_is_listed_judged_and_reported_in_english(

@@ -29,7 +29,13 @@ from typing import Any, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from chatanime.characters import CardText, Character, builtin_characters, parse_card
+from chatanime.characters import (
+    CardText,
+    Character,
+    add_block_hint,
+    builtin_characters,
+    parse_card,
+)
 from chatanime.errors import DataError
 from chatanime.scenarios import Scenario, parse_scenarios, validation_message
 
@@ -69,6 +75,9 @@ class Benchmark(BaseModel):
             raise ValueError(f"duplicate character slugs in {slugs}")
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate scenario ids")
+        lacking = [c.slug for c in self.characters if self.language not in c.languages]
+        if lacking:
+            raise ValueError(f"characters without a {self.language!r} card block: {lacking}")
         return self
 
     @cached_property
@@ -166,8 +175,24 @@ def _resolve_characters(spec: BenchmarkFile, folder: _Folder, source: str) -> li
         char = _resolve_character(entry, folder, source, field)
         if any(c.slug == char.slug for c in chars):
             raise DataError(f"{source}: {field}: duplicate character slug {char.slug!r}")
+        _check_card_language(char, spec.language, f"{source}: {field}")
         chars.append(char)
     return chars
+
+
+def _check_card_language(char: Character, language: Language, where: str) -> None:
+    """Refuse at load time a card the benchmark's prompts could not quote.
+
+    Without this, an English-only card in a Chinese benchmark would load and only
+    fail at the first model call, deep in a run.
+    """
+    if language in char.languages:
+        return
+    card_file = char.source or where
+    raise DataError(
+        f"{where}: character {char.slug!r} ({card_file}) has no `{language}:` card block "
+        f"but the benchmark language is {language!r}; {add_block_hint(language, card_file)}"
+    )
 
 
 def _resolve_character(
@@ -175,7 +200,7 @@ def _resolve_character(
 ) -> Character:
     if isinstance(entry, dict):
         try:
-            return Character.model_validate(entry)
+            return Character.model_validate(entry).located(f"{source} ({field})")
         except ValidationError as exc:
             raise DataError(validation_message(source, exc, field)) from exc
     if entry.endswith((".yaml", ".yml")) or "/" in entry:

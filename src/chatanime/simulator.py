@@ -130,13 +130,13 @@ _GENERIC_LABELS = ("角色", "Character", "Assistant", "助手", "AI")
 
 
 def character_names(character: Character) -> tuple[str, ...]:
-    """Every name the character goes by in both languages, longest first.
+    """Every name the character goes by in each block of its card, longest first.
 
     Includes the last part of a dotted name (``蒙奇·D·路飞`` -> ``路飞``),
     since that is how people actually write it.
     """
     names: set[str] = set()
-    for card in (character.zh, character.en):
+    for card in character.blocks:
         names.update([card.name, *card.forms_of_address])
         for sep in ("·", "・", " "):
             if sep in card.name:

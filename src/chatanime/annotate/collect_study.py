@@ -142,7 +142,7 @@ def resolve_character(benchmark: Benchmark, name: str) -> Character:
     """A benchmark character by slug, release key, or its Chinese/English name."""
     needle = name.strip().casefold()
     for char in benchmark.characters:
-        if needle in {n.casefold() for n in (char.slug, char.key, char.zh.name, char.en.name)}:
+        if needle in {n.casefold() for n in (char.slug, char.key, *char.names)}:
             return char
     return benchmark.character(name.strip())  # raises a DataError listing the slugs
 

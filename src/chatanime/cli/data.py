@@ -106,7 +106,7 @@ def show(
 def get_slug(name: str, corpus: Corpus) -> str:
     """Resolve a slug/name against the corpus's benchmark (built-ins by name too)."""
     for c in corpus.benchmark.characters:
-        if name in (c.slug, c.key, c.zh.name, c.en.name):
+        if name in (c.slug, c.key, *c.names):
             return c.slug
     return get_character(name).slug
 
@@ -172,7 +172,7 @@ def characters_list(ctx: typer.Context) -> None:
     for col in ("slug", "release key", "name", "work"):
         table.add_column(col)
     for c in builtin_characters():
-        table.add_row(c.slug, c.key, c.en.name, c.en.work)
+        table.add_row(c.slug, c.key, c.name_en, c.work_en)
     console.print(table)
 
 
