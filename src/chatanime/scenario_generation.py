@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -39,7 +39,7 @@ from chatanime.scenario_checks import (
     forbidden_names,
     parse_candidate,
 )
-from chatanime.scenario_grid import GridCell, ScenarioGrid
+from chatanime.scenario_grid import GridCell, ScenarioGrid, build_grid
 from chatanime.scenario_output import CellResult, ScenarioReport, assemble_report
 from chatanime.store import Store
 
@@ -318,9 +318,46 @@ def resolve_target(
     lang: Language = "en" if given == "en" else "zh"
     if characters:
         chars = tuple(_character(s) for s in characters)
+        for char in chars:
+            char.card(lang)  # a card without this language's block fails now, before paying
     elif bench is not None:
         chars = bench.characters
     else:
         chars = builtin_benchmark_for_language(lang).characters
     limit = bench.answer_limit if bench is not None else None
     return Target(language=lang, characters=chars, answer_limit=limit)
+
+
+def job_for_target(
+    model: str,
+    target: Target,
+    *,
+    grid_file: Path | None = None,
+    grid_overrides: Mapping[str, Any] | None = None,
+    question_length: tuple[int, int] | None = None,
+    params: GenerationParams | None = None,
+    attempts: int = 2,
+    dedupe_threshold: float = 0.6,
+) -> ScenarioJob:
+    """The job for ``target`` from plain values (what ``scenarios generate`` is given).
+
+    The checks are the target language's, with ``question_length`` (MIN, MAX) replacing
+    the opening-line bounds; the grid is :func:`~chatanime.scenario_grid.build_grid`'s
+    (default, then ``grid_file``, then the ``grid_overrides`` that are not ``None``).
+    """
+    bounds = (
+        {"question_min": question_length[0], "question_max": question_length[1]}
+        if question_length
+        else {}
+    )
+    rules = ScenarioRules.for_language(target.language, **bounds)
+    return ScenarioJob(
+        model=model,
+        language=target.language,
+        grid=build_grid(target.language, grid_file, **dict(grid_overrides or {})),
+        characters=target.characters,
+        rules=rules,
+        params=params or GenerationParams(),
+        attempts=attempts,
+        dedupe_threshold=dedupe_threshold,
+    )

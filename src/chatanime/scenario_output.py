@@ -24,7 +24,8 @@ from chatanime.benchmark import BENCHMARK_FILE, load_benchmark
 from chatanime.characters import Character, builtin_characters
 from chatanime.errors import DataError
 from chatanime.runner import RunSummary
-from chatanime.scenario_checks import Candidate, ScenarioProblem, remove_near_duplicates
+from chatanime.scenario_checks import Candidate, ScenarioProblem
+from chatanime.scenario_duplicates import remove_near_duplicates
 from chatanime.scenario_grid import GridBalance, GridCell, ScenarioGrid
 from chatanime.scenarios import Scenario
 
@@ -168,7 +169,8 @@ def _character_entry(character: Character, folder: Path) -> str:
     if character in builtin_characters():
         return character.slug
     relative = f"characters/{character.slug}.yaml"
-    atomic_write_text(folder / relative, _dump(character.model_dump(mode="json")))
+    card = character.model_dump(mode="json", exclude_none=True)  # no `zh: null` for en-only
+    atomic_write_text(folder / relative, _dump(card))
     return relative
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from chatanime.backends.fake_server import FakeServer
 from chatanime.cli import judge as judge_cli
 from chatanime.judge.prompt import JudgePrompt
 from chatanime.judge.rubric import load_rubric
+from chatanime.judge.settings import JudgeSettings
 from chatanime.store import open_store
 from chatanime.store.schema import judgments, scores
 
@@ -128,6 +130,43 @@ def test_diversity_mode(
     assert {(s.round, s.metric) for s in score_rows} == {(0, "diversity")}
 
 
+def test_no_rubric_examples_flag_sends_no_examples_and_is_its_own_source(
+    app: typer.Typer, release_dir: Path, db: str, fake_server: FakeServer
+) -> None:
+    # fake/echo's reply is the prompt the server received, stored as the raw text.
+    args = [*base(release_dir, db, "fake/echo"), *SUBSET, "--limit", "2", "--repairs", "0"]
+    bare = invoke(app, *args, "--no-rubric-examples")
+    assert bare.exit_code == 0, bare.output
+    rubric = load_rubric("zh")
+    assert f"rubric {rubric.ref}:no-examples" in bare.output
+    assert "2 items selected (2 anchor dialogues excluded)" in bare.output
+    examples = [ex.text for _, ex in rubric.examples()]
+    rows, _ = stored(db)
+    assert len(rows) == 2 and {r.rubric_ref for r in rows} == {f"{rubric.ref}:no-examples"}
+    assert not any(text in r.raw_text for r in rows for text in examples)
+    full = invoke(app, *args, "--rubric-examples")
+    assert full.exit_code == 0 and f"rubric {rubric.ref}\n" in full.output
+    rows, _ = stored(db)
+    assert len(rows) == 4 and len({r.run_id for r in rows}) == 2
+    shown = [r for r in rows if r.rubric_ref == rubric.ref]
+    assert len(shown) == 2 and all(text in r.raw_text for r in shown for text in examples)
+    assert fake_server.stats()["requests"] == 4
+
+
+def test_means_and_bias_checks_read_only_the_rubric_as_shown(
+    app: typer.Typer, release_dir: Path, db: str, fake_server: FakeServer
+) -> None:
+    args = [*base(release_dir, db, "fake/judge"), *SUBSET, "--limit", "2"]
+    number_cell = re.compile(r"│ +-?\d\.\d\d │")  # a mean or a correlation in a table
+    full = invoke(app, *args)
+    assert full.exit_code == 0 and number_cell.search(full.output)
+    fake_server.script("fake/judge", [{"text": "not json"}] * 2)
+    bare = invoke(app, *args, "--no-rubric-examples", "--repairs", "0")
+    assert bare.exit_code == 0, bare.output
+    # this run scored nothing; the scores of the run with examples are not mixed in
+    assert "2/2 (100%)" in bare.output and not number_cell.search(bare.output)
+
+
 def test_dry_run_calls_nothing(
     app: typer.Typer, release_dir: Path, db: str, fake_server: FakeServer
 ) -> None:
@@ -166,9 +205,9 @@ def test_sub_commands_of_judge_run_without_judging(
 def test_modes_can_be_registered_by_other_areas(
     app: typer.Typer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[judge_cli.JudgeCliOptions] = []
+    seen: list[JudgeSettings] = []
 
-    def handler(opts: judge_cli.JudgeCliOptions) -> int:
+    def handler(opts: JudgeSettings) -> int:
         seen.append(opts)
         return 0
 

@@ -146,6 +146,10 @@ def test_mean_scores_keep_each_judge_and_add_an_ensemble(store: Store) -> None:
     only_two = mean_scores(store, items={("human", "luffy", 2)})
     assert only_two[(ENSEMBLE, "human")] == pytest.approx(4.5)
     assert mean_scores(store, prompt_ref="other") == {}
+    assert mean_scores(store, rubric_ref="q") == means  # "q": the rubric ref of every row
+    assert mean_scores(store, rubric_ref="q:no-examples") == {}
+    assert bias_report(store, lengths={}, rubric_ref="q:no-examples").judges == ()
+    assert len(bias_report(store, lengths={}, rubric_ref="q").judges) == 2
 
 
 def test_length_correlation_is_computed_per_metric(store: Store) -> None:

@@ -25,6 +25,7 @@ from chatanime.judge.job import (
     JudgeReport,
     dry_run,
     judge_async,
+    run_spec,
     select_dialogues,
     with_stored_systems,
 )
@@ -32,7 +33,7 @@ from chatanime.judge.pointwise import NO_REPLY
 from chatanime.pricing import Price, PriceTable
 from chatanime.runner import RunOptions
 from chatanime.store import Store
-from chatanime.store.schema import dialogues, judgments, runs, scores, units
+from chatanime.store.schema import calls, dialogues, judgments, runs, scores, units
 from tests.kill_support import count_rows, kill_after_rows, script_env, wait_idle
 
 FAST = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
@@ -232,6 +233,62 @@ def test_dry_run_estimates_without_calling(corpus: Corpus, fake_server: FakeServ
     assert estimate.calls == 20 and estimate.input_tokens > 20 * 2000
     assert estimate.usd is not None and estimate.usd > 0
     assert requests(fake_server) == 0
+
+
+async def test_without_rubric_examples_the_server_gets_no_examples_and_a_new_run(
+    corpus: Corpus, store: Store, fake_server: FakeServer
+) -> None:
+    # fake/echo replies with the prompt it received; with no repairs that reply is stored
+    # as the judgment's raw text, so the rows show exactly what reached the server.
+    echo: dict[str, Any] = {"judges": ("fake/echo",), "repairs": 0}
+    full = await run(make_job(corpus, **echo), corpus, store)
+    bare = await run(make_job(corpus, rubric_examples=False, **echo), corpus, store)
+    assert full.selection == bare.selection and bare.selection.excluded_anchors == 2
+    assert requests(fake_server) == 2 * len(full.selection.dialogues) == 20
+    prompt = make_job(corpus).prompt()
+    examples = [ex.text for _, ex in prompt.rubric.examples()]
+    anchors = list(prompt.rubric.metric("fluency").anchors.values())
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(judgments)).all()
+        found = conn.execute(select(runs.c.id, runs.c.config_json)).all()
+        sent = dict(
+            conn.execute(
+                select(judgments.c.rubric_ref, func.avg(calls.c.input_tokens))
+                .join(judgments, calls.c.run_id == judgments.c.run_id)
+                .group_by(judgments.c.rubric_ref)
+            ).all()
+        )
+    assert len({r.id for r in rows}) == 20
+    by_ref = {ref: [r for r in rows if r.rubric_ref == ref] for ref in {r.rubric_ref for r in rows}}
+    assert set(by_ref) == {prompt.rubric.ref, f"{prompt.rubric.ref}:no-examples"}
+    with_examples, without = by_ref[prompt.rubric.ref], by_ref[f"{prompt.rubric.ref}:no-examples"]
+    assert all(all(t in r.raw_text for t in examples) for r in with_examples)
+    assert not any(t in r.raw_text for r in without for t in examples)
+    assert all(all(t in r.raw_text for t in anchors) for r in without)
+    assert sent[prompt.rubric.ref] - sent[f"{prompt.rubric.ref}:no-examples"] > 3000
+    configs = {run_id: json.loads(config) for run_id, config in found}
+    assert {r.run_id for r in with_examples} != {r.run_id for r in without}
+    (bare_config,) = (configs[r] for r in {r.run_id for r in without})
+    assert bare_config["rubric"].endswith(":no-examples") and not bare_config["rubric_examples"]
+    (full_config,) = (configs[r] for r in {r.run_id for r in with_examples})
+    assert full_config["rubric"] == prompt.rubric.ref and full_config["rubric_examples"]
+
+
+def test_the_default_run_identity_is_unchanged_by_the_option(corpus: Corpus) -> None:
+    job = make_job(corpus)
+    spec = run_spec(job.judge("fake/judge"), corpus.benchmark)
+    keys = {"judge", "mode", "prompt", "repair", "rubric", "benchmark", "params"}
+    assert set(spec.identity) == keys and spec.identity["rubric"] == job.prompt().rubric.ref
+    bare = replace(job, rubric_examples=False)
+    assert run_spec(bare.judge("fake/judge"), corpus.benchmark).id != spec.id
+
+
+def test_dry_run_without_rubric_examples_estimates_fewer_tokens(corpus: Corpus) -> None:
+    prices = PriceTable({"fake/judge": Price(input=2.0, output=8.0)})
+    (full,) = dry_run(make_job(corpus), corpus, prices).estimates
+    (bare,) = dry_run(make_job(corpus, rubric_examples=False), corpus, prices).estimates
+    assert full.calls == bare.calls == 10
+    assert full.input_tokens - bare.input_tokens > 10 * 3000
 
 
 KILL_SCRIPT = """

@@ -139,3 +139,27 @@ def test_repair_message_quotes_error_and_format(zh: JudgePrompt) -> None:
     assert message.role == "user"
     assert "rounds.2.fluency: too big (got 7)" in message.content
     assert '{"rationale": "..."}' in message.content
+
+
+def test_without_rubric_examples_the_prompt_keeps_the_anchors_only(zh: JudgePrompt) -> None:
+    bare = JudgePrompt.load("zh", rubric_examples=False)
+    full_text, bare_text = render(zh), render(bare)
+    examples = [ex.text for _, ex in zh.rubric.examples()]
+    assert all(text in full_text for text in examples)
+    assert not any(text in bare_text for text in examples)
+    for metric_id in METRICS:
+        assert all(anchor in bare_text for anchor in zh.rubric.metric(metric_id).anchors.values())
+    assert read_data_block(bare_text, DIALOGUE_TAG) == read_data_block(full_text, DIALOGUE_TAG)
+    assert len(bare_text) < 0.6 * len(full_text)
+
+
+def test_without_rubric_examples_the_rubric_is_named_and_hashed_apart(zh: JudgePrompt) -> None:
+    bare = JudgePrompt.load("zh", rubric_examples=False)
+    # the default is exactly the rubric file, so earlier judgments keep their ids
+    assert zh.rubric_examples and zh.rubric_ref == zh.rubric.ref
+    assert zh.rubric_sha256 == zh.rubric.sha256
+    assert bare.ref == zh.ref and bare.rubric.sha256 == zh.rubric.sha256  # same files
+    assert bare.rubric_ref == f"{zh.rubric.ref}:no-examples"
+    assert re.fullmatch(r"[0-9a-f]{64}", bare.rubric_sha256)
+    assert bare.rubric_sha256 != zh.rubric_sha256
+    assert bare.identity() == {**zh.identity(), "rubric": bare.rubric_ref}

@@ -12,7 +12,7 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -22,6 +22,9 @@ from rich.table import Table
 from chatanime.cli.options import BenchOpt, DataOpt, ExtraOpt
 from chatanime.errors import DataError
 from chatanime.metrics.diversity import HUMAN, DiversityTable, Metric, diversity_table
+
+if TYPE_CHECKING:
+    from chatanime.corpus import Corpus
 
 console = Console()
 
@@ -224,51 +227,54 @@ def render(table: DiversityTable, fmt: str, grouping: str) -> str:
     raise DataError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
-def diversity(
-    data: DataOpt = None,
-    extra: ExtraOpt = None,
-    benchmark: BenchOpt = "chatanime",
-    fmt: Annotated[str, typer.Option("--format", help="table | csv | json | md")] = "table",
-    out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
-    by: Annotated[str, typer.Option("--by", help="Group by character or scenario.")] = (
-        "character"
-    ),
-    rounds: Annotated[str, typer.Option("--round", help="1 | 2 | both")] = "both",
-    unit: Annotated[str, typer.Option("--unit", help="char | word | all (token units)")] = "all",
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: up to 2 for large corpora).")
-    ] = None,
-) -> None:
-    """Automatic diversity (distinct-n, equal-size distinct-n, MATTR, self-BLEU, compression)."""
-    from chatanime.corpus import load_corpus
+# This command's own options; the data options are shared (cli/options.py).
+FormatOpt = Annotated[str, typer.Option("--format", help="table | csv | json | md")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Write to this file.")]
+ByOpt = Annotated[str, typer.Option("--by", help="Group by character or scenario.")]
+RoundOpt = Annotated[str, typer.Option("--round", help="1 | 2 | both")]
+UnitOpt = Annotated[str, typer.Option("--unit", help="char | word | all (token units)")]
+WorkersOpt = Annotated[
+    int | None, typer.Option(help="Worker processes (default: up to 2 for large corpora).")
+]
 
+
+def _check_choices(fmt: str, by: str, rounds: str) -> None:
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if by not in GROUP_WORDS:
         raise DataError(f"--by {by!r}: use character or scenario")
     if rounds not in ROUNDS:
         raise DataError(f"--round {rounds!r}: use 1, 2 or both")
-    corpus = load_corpus(data, extra=extra or [], benchmark=benchmark)
-    units = None if unit == "all" else [unit]
+
+
+def _compute(
+    corpus: Corpus, by: str, rounds: str, unit: str, workers: int | None
+) -> DiversityTable:
+    """The table for one grouping; a bad ``--unit`` for the language is a ``DataError``."""
     try:
-        table = diversity_table(
+        return diversity_table(
             corpus.answers(ROUNDS[rounds]),
             corpus.benchmark.language,
             groupings=(by,),
             rounds=ROUNDS[rounds],
-            units=units,
+            units=None if unit == "all" else [unit],
             workers=workers,
         )
     except ValueError as exc:  # e.g. a unit the benchmark's language does not use
         raise DataError(str(exc)) from exc
-    if fmt != "table":
-        text = render(table, fmt, by)
-        if out is None:
-            typer.echo(text, nl=False)
-        else:
-            out.write_text(text, encoding="utf-8")
-            console.print(f"wrote the diversity table ({fmt}) to {out}")
-        return
+
+
+def _emit_text(table: DiversityTable, fmt: str, by: str, out: Path | None) -> None:
+    text = render(table, fmt, by)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote the diversity table ({fmt}) to {out}")
+
+
+def _emit_rich(table: DiversityTable, by: str, out: Path | None) -> None:
+    """Rich tables on the terminal, or their text (120 columns) in ``out``."""
     target = console if out is None else Console(file=io.StringIO(), width=120)
     target.print(_title(table, by), highlight=False)
     for rich_table in _rich(table, by):
@@ -276,6 +282,29 @@ def diversity(
     if out is not None and isinstance(target.file, io.StringIO):
         out.write_text(target.file.getvalue(), encoding="utf-8")
         console.print(f"wrote the diversity table to {out}")
+
+
+def diversity(
+    data: DataOpt = None,
+    extra: ExtraOpt = None,
+    benchmark: BenchOpt = "chatanime",
+    fmt: FormatOpt = "table",
+    out: OutOpt = None,
+    by: ByOpt = "character",
+    rounds: RoundOpt = "both",
+    unit: UnitOpt = "all",
+    workers: WorkersOpt = None,
+) -> None:
+    """Automatic diversity (distinct-n, equal-size distinct-n, MATTR, self-BLEU, compression)."""
+    from chatanime.corpus import load_corpus
+
+    _check_choices(fmt, by, rounds)
+    corpus = load_corpus(data, extra=extra or [], benchmark=benchmark)
+    table = _compute(corpus, by, rounds, unit, workers)
+    if fmt == "table":
+        _emit_rich(table, by, out)
+    else:
+        _emit_text(table, fmt, by, out)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,17 @@ from rich.table import Table
 from chatanime.backends.base import GenerationParams
 from chatanime.backends.registry import get_model
 from chatanime.benchmark import load_benchmark
+from chatanime.cli.options import (
+    BenchOpt,
+    DryRunOpt,
+    PricesOpt,
+    RpmOpt,
+    RunStoreOpt,
+    TimeoutOpt,
+    TpmOpt,
+    comma_list,
+    rate_limits,
+)
 from chatanime.errors import DataError
 from chatanime.generation import (
     DryRunPlan,
@@ -20,8 +32,8 @@ from chatanime.generation import (
     dry_run,
     generate,
 )
-from chatanime.pricing import price_table
-from chatanime.runner import RateLimit, RunOptions
+from chatanime.pricing import PriceTable, price_table
+from chatanime.runner import RunOptions
 from chatanime.store import open_store
 
 console = Console(soft_wrap=True)
@@ -99,79 +111,140 @@ def _print_report(report: GenerationReport) -> None:
         console.print(f"exported {report.exported}")
 
 
-def generate_command(
-    model: Annotated[str, typer.Option("--model", help="The actor, provider/model.")],
-    user_sim: Annotated[str, typer.Option("--user-sim", help="The user simulator model.")],
-    name: Annotated[str, typer.Option("--name", help="Name of the new system.")],
-    benchmark: Annotated[str, typer.Option(help="Benchmark name or folder.")] = "chatanime",
-    card: Annotated[bool, typer.Option("--card/--no-card", help="Add the card.")] = False,
-    concurrency: Annotated[int, typer.Option(min=1, help="Dialogues in flight.")] = 16,
-    rpm: Annotated[float | None, typer.Option(help="Requests/minute per provider.")] = None,
-    tpm: Annotated[float | None, typer.Option(help="Tokens/minute per provider.")] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
-    top_p: Annotated[float | None, typer.Option("--top-p", help="Nucleus sampling.")] = None,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Per answer.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per call.")] = 60.0,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N dialogues.")] = None,
-    characters: Annotated[str | None, typer.Option(help="Slugs, e.g. luffy,naruto.")] = None,
-    scenarios: Annotated[str | None, typer.Option(help="Ids, e.g. 1-5,9.")] = None,
-    retry_over_limit: Annotated[int, typer.Option(min=0, help="Re-ask long answers.")] = 0,
-    user_sim_attempts: Annotated[int, typer.Option(min=1, help="Simulator tries.")] = 3,
-    dry_run_: Annotated[bool, typer.Option("--dry-run", help="Plan and cost only.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Write OUT/NAME.json (release shape).")] = None,
-    store: Annotated[str | None, typer.Option(help="Store URL or SQLite path.")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Server URL override.")] = None,
-    prices: Annotated[Path | None, typer.Option(help="Price overrides (YAML).")] = None,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Progress bar.")
-    ] = True,
-) -> None:
-    """Generate a new system's two-round dialogues (resumable: rerun to finish)."""
-    job = GenerationJob(
-        name=name,
-        actor=model,
-        user_sim=user_sim,
-        benchmark=load_benchmark(benchmark),
-        card=card,
-        params=GenerationParams(
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_tokens,
-            seed=seed,
-            timeout_s=timeout,
-        ),
-        retry_over_limit=retry_over_limit,
-        user_sim_attempts=user_sim_attempts,
-        characters=_slugs(characters),
-        scenarios=parse_ids(scenarios) if scenarios else None,
-        limit=limit,
-    )
-    table = price_table(prices)
-    if dry_run_:
+# This command's own options (the model-calling ones are shared, in cli/options.py).
+# An option without a name is named after the parameter that uses it.
+ActorOpt = Annotated[str, typer.Option("--model", help="The actor, provider/model.")]
+UserSimOpt = Annotated[str, typer.Option("--user-sim", help="The user simulator model.")]
+NameOpt = Annotated[str, typer.Option("--name", help="Name of the new system.")]
+CardOpt = Annotated[bool, typer.Option("--card/--no-card", help="Add the card.")]
+ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Dialogues in flight.")]
+TemperatureOpt = Annotated[float | None, typer.Option(help="Sampling temperature.")]
+TopPOpt = Annotated[float | None, typer.Option("--top-p", help="Nucleus sampling.")]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", help="Per answer.")]
+SeedOpt = Annotated[int | None, typer.Option(help="Sampling seed.")]
+LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N dialogues.")]
+CharactersOpt = Annotated[str | None, typer.Option(help="Slugs, e.g. luffy,naruto.")]
+ScenariosOpt = Annotated[str | None, typer.Option(help="Ids, e.g. 1-5,9.")]
+RetryOverLimitOpt = Annotated[int, typer.Option(min=0, help="Re-ask long answers.")]
+UserSimAttemptsOpt = Annotated[int, typer.Option(min=1, help="Simulator tries.")]
+OutOpt = Annotated[Path | None, typer.Option(help="Write OUT/NAME.json (release shape).")]
+ServerUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Server URL override.")]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")]
+
+
+@dataclass(frozen=True)
+class GenerateCliOptions:
+    """Everything ``chatanime generate`` was given, by parameter name, with its set-up steps.
+
+    Built from typer's parsed values, so the command itself stays a list of option
+    declarations and one call; each step below turns a few options into a library value.
+    """
+
+    model: str
+    user_sim: str
+    name: str
+    benchmark: str
+    card: bool
+    concurrency: int
+    rpm: float | None
+    tpm: float | None
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    seed: int | None
+    timeout: float
+    limit: int | None
+    characters: str | None
+    scenarios: str | None
+    retry_over_limit: int
+    user_sim_attempts: int
+    dry_run_: bool
+    out: Path | None
+    store: str | None
+    base_url: str | None
+    prices: Path | None
+    progress: bool
+
+    def job(self) -> GenerationJob:
+        return GenerationJob(
+            name=self.name,
+            actor=self.model,
+            user_sim=self.user_sim,
+            benchmark=load_benchmark(self.benchmark),
+            card=self.card,
+            params=GenerationParams(
+                temperature=self.temperature,
+                top_p=self.top_p,
+                max_tokens=self.max_tokens,
+                seed=self.seed,
+                timeout_s=self.timeout,
+            ),
+            retry_over_limit=self.retry_over_limit,
+            user_sim_attempts=self.user_sim_attempts,
+            characters=comma_list(self.characters) if self.characters else None,
+            scenarios=parse_ids(self.scenarios) if self.scenarios else None,
+            limit=self.limit,
+        )
+
+    def run(self, job: GenerationJob, prices: PriceTable) -> GenerationReport:
+        options = RunOptions(
+            concurrency=self.concurrency,
+            rate_limits=rate_limits(self.rpm, self.tpm),
+            progress=self.progress,
+            description=f"generate {self.name}",
+        )
+        return generate(
+            job,
+            open_store(self.store),
+            models=lambda n: get_model(n, base_url=self.base_url),
+            options=options,
+            prices=prices,
+            out_dir=self.out,
+        )
+
+
+def _generate(opts: GenerateCliOptions) -> None:
+    """Plan, or generate and report: the body of ``chatanime generate``."""
+    job = opts.job()
+    table = price_table(opts.prices)
+    if opts.dry_run_:
         _print_plan(dry_run(job, table))
         return
-    options = RunOptions(
-        concurrency=concurrency,
-        rate_limits={"*": RateLimit(rpm, tpm)} if rpm or tpm else {},
-        progress=progress,
-        description=f"generate {name}",
-    )
-    report = generate(
-        job,
-        open_store(store),
-        models=lambda n: get_model(n, base_url=base_url),
-        options=options,
-        prices=table,
-        out_dir=out,
-    )
+    report = opts.run(job, table)
     _print_report(report)
     if report.summary.failed or report.summary.aborted:
         raise typer.Exit(1)
 
 
-def _slugs(text: str | None) -> tuple[str, ...] | None:
-    return tuple(c.strip() for c in text.split(",") if c.strip()) if text else None
+def generate_command(
+    ctx: typer.Context,
+    model: ActorOpt,
+    user_sim: UserSimOpt,
+    name: NameOpt,
+    benchmark: BenchOpt = "chatanime",
+    card: CardOpt = False,
+    concurrency: ConcurrencyOpt = 16,
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    temperature: TemperatureOpt = None,
+    top_p: TopPOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    seed: SeedOpt = None,
+    timeout: TimeoutOpt = 60.0,
+    limit: LimitOpt = None,
+    characters: CharactersOpt = None,
+    scenarios: ScenariosOpt = None,
+    retry_over_limit: RetryOverLimitOpt = 0,
+    user_sim_attempts: UserSimAttemptsOpt = 3,
+    dry_run_: DryRunOpt = False,
+    out: OutOpt = None,
+    store: RunStoreOpt = None,
+    base_url: ServerUrlOpt = None,
+    prices: PricesOpt = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Generate a new system's two-round dialogues (resumable: rerun to finish)."""
+    _generate(GenerateCliOptions(**ctx.params))
 
 
 def register(app: typer.Typer) -> None:

@@ -7,53 +7,46 @@ Structure (so other areas can extend it without editing this file):
   runs it, while ``chatanime judge audit ...`` skips it and runs the sub-command an
   area added with ``judge_app.command("audit")(fn)`` in its own ``register``.
 - ``--mode`` is looked up in :data:`MODES`; an area adds a mode (``pairwise-vs-fans``)
-  with :func:`register_mode(name, handler)`, where ``handler(JudgeCliOptions) -> int``
+  with :func:`register_mode(name, handler)`, where ``handler(JudgeSettings) -> int``
   returns the exit code. Built in: ``pointwise``, ``pointwise-round``, ``diversity``.
+
+The options become a :class:`~chatanime.judge.settings.JudgeSettings` (the library's
+description of one invocation: it builds the jobs and run arguments), and the tables
+printed are in :mod:`chatanime.cli.judge_tables`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, TypedDict
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from chatanime.backends.base import ChatModel, GenerationParams
-from chatanime.backends.registry import get_model
-from chatanime.benchmark import Benchmark, load_benchmark
+from chatanime.backends.base import GenerationParams
 from chatanime.cli.generate import parse_ids
-from chatanime.corpus import Corpus, load_corpus
+from chatanime.cli.judge_tables import (
+    console,
+    fmt,
+    print_bias,
+    print_dry_run,
+    print_means,
+    print_runs,
+    print_table,
+)
+from chatanime.cli.options import comma_list
 from chatanime.errors import DataError
-from chatanime.judge.bias import (
-    OVERALL,
-    BiasReport,
-    JudgeBias,
-    answer_lengths,
-    bias_report,
-    mean_scores,
-)
-from chatanime.judge.job import (
-    JudgeDryRun,
-    JudgeJob,
-    JudgeReport,
-    dry_run,
-    job_selection,
-    judge,
-)
-from chatanime.judge.job import with_stored_systems as with_stored
-from chatanime.judge.judgments import JudgeRun
-from chatanime.judge.llm_diversity import DiversityJudge, DiversityReport, judge_diversity
-from chatanime.judge.rubric import METRICS
-from chatanime.pricing import PriceTable, price_table
-from chatanime.runner import RateLimit, RunOptions
+from chatanime.judge.bias import answer_lengths, bias_report, mean_scores
+from chatanime.judge.job import JudgeJob, JudgeReport, job_selection, judge
+from chatanime.judge.job import dry_run as plan_judging
+from chatanime.judge.llm_diversity import DiversityReport, judge_diversity
+from chatanime.judge.settings import JudgeSettings
 from chatanime.store import Store, open_store
 
-console = Console()
-ModeHandler = Callable[["JudgeCliOptions"], int]
+JudgeCliOptions = JudgeSettings
+"""The name mode handlers were first typed with; the settings now live in the library."""
+ModeHandler = Callable[[JudgeSettings], int]
 MODES: dict[str, ModeHandler] = {}
 
 
@@ -62,187 +55,17 @@ def register_mode(name: str, handler: ModeHandler) -> None:
     MODES[name] = handler
 
 
-class RunArgs(TypedDict):
-    """How a judge job runs (models, speed, prices, recorded config), not what it judges."""
-
-    models: Callable[[str], ChatModel]
-    options: RunOptions
-    prices: PriceTable
-    run_config: dict[str, object]
-
-
-@dataclass(frozen=True)
-class JudgeCliOptions:
-    """Everything ``chatanime judge`` was given, with the shared set-up steps."""
-
-    judges: tuple[str, ...]
-    mode: str
-    systems: tuple[str, ...] | None
-    characters: tuple[str, ...] | None
-    scenarios: tuple[int, ...] | None
-    limit: int | None
-    language: str | None
-    data: Path | None
-    extra: tuple[Path, ...]
-    benchmark_name: str
-    store_url: str | None
-    concurrency: int
-    rpm: float | None
-    tpm: float | None
-    dry_run: bool
-    base_url: str | None
-    prices_path: Path | None
-    progress: bool
-    params: GenerationParams
-    repairs: int
-    include_anchors: bool
-    diversity_size: int
-    seed: int
-
-    def benchmark(self) -> Benchmark:
-        return load_benchmark(self.benchmark_name)
-
-    def corpus(self, store: Store | None = None) -> Corpus:
-        corpus = load_corpus(self.data, extra=list(self.extra), benchmark=self.benchmark())
-        return with_stored(corpus, store, self.systems) if store and self.systems else corpus
-
-    def models(self) -> Callable[[str], ChatModel]:
-        return lambda name: get_model(name, base_url=self.base_url)
-
-    def run_options(self) -> RunOptions:
-        limits = {"*": RateLimit(self.rpm, self.tpm)} if self.rpm or self.tpm else {}
-        return RunOptions(concurrency=self.concurrency, rate_limits=limits, progress=self.progress)
-
-    def run_config(self) -> dict[str, object]:
-        return {"concurrency": self.concurrency, "rpm": self.rpm, "tpm": self.tpm}
-
-    def prices(self) -> PriceTable:
-        return price_table(self.prices_path)
-
-    def run_args(self) -> RunArgs:
-        """The keyword arguments every judge job takes from the command line."""
-        return RunArgs(
-            models=self.models(),
-            options=self.run_options(),
-            prices=self.prices(),
-            run_config=self.run_config(),
-        )
-
-    def job(self, benchmark: Benchmark, mode: str | None = None) -> JudgeJob:
-        """The pointwise job (other modes reuse its selection with ``mode='pointwise'``)."""
-        mode = mode or self.mode
-        if mode not in ("pointwise", "pointwise-round"):
-            raise DataError(f"--mode {mode} is not a pointwise mode")
-        return JudgeJob(
-            judges=self.judges,
-            benchmark=benchmark,
-            mode="pointwise" if mode == "pointwise" else "pointwise-round",
-            language=self.language,
-            systems=self.systems,
-            characters=self.characters,
-            scenarios=self.scenarios,
-            limit=self.limit,
-            include_anchors=self.include_anchors,
-            repairs=self.repairs,
-            params=self.params,
-        )
-
-
-# ---------------------------------------------------------------- printing
-
-
-def _usd(value: float, unpriced: set[str]) -> str:
-    return f"${value:.4f}" + (" (+unpriced)" if unpriced else "")
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """A rich table: first column left-aligned and unwrapped, the rest right-aligned."""
-    table = Table(title=title)
-    for i, col in enumerate(columns):
-        table.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-
-
-def _run_row(run: JudgeRun) -> tuple[str, ...]:
-    c, s = run.counts, run.summary
-    counts = (c.selected, c.scored, c.unscored, c.no_reply, s.calls)
-    return (run.judge, *map(str, counts), _usd(s.cost_usd, s.unpriced_models))
-
-
-def print_runs(runs: list[JudgeRun], unit: str = "items") -> None:
-    columns = ("judge", unit, "scored", "unscored", "no reply", "calls", "cost")
-    _table(f"judges ({unit})", columns, map(_run_row, runs))
-    for run in runs:
-        c, s = run.counts, run.summary
-        console.print(
-            f"{run.judge}: {run.repaired} needed a repair request, {s.replayed_calls} calls "
-            f"replayed from the store, {c.missing} not judged",
-            highlight=False,
-        )
-        errors = [r.get("error") for r in s.results.values() if r.get("error")]
-        for error in [*errors, *s.errors.values()][:3]:
-            console.print(f"[yellow]  {error}[/]", soft_wrap=True, highlight=False)
-        if s.aborted:
-            console.print(f"[red]  aborted:[/] {s.aborted}")
-
-
-def print_means(means: dict[tuple[str, str], float], systems: list[str]) -> None:
-    sources = list(dict.fromkeys(src for src, _ in means))
-    rows = ((system, *(_fmt(means.get((src, system))) for src in sources)) for system in systems)
-    _table("mean score per item (9 metrics x rounds)", ("system", *sources), rows)
-
-
-def _bias_row(jb: JudgeBias) -> tuple[str, ...]:
-    rhos = {m: c.rho for m, c in jb.length.items() if m != OVERALL and c.rho is not None}
-    worst = max(rhos, key=lambda m: abs(rhos[m]), default=None)
-    sp = jb.self_preference
-    return (
-        jb.judge,
-        f"{jb.unscored}/{jb.judgments} ({jb.unscored_share:.0%})",
-        _fmt(jb.length[OVERALL].rho),
-        "-" if worst is None else f"{worst} {rhos[worst]:+.2f}",
-        "n/a" if sp is None else f"{sp.family}: {sp.gap:+.2f} (net {_fmt(sp.net_gap)})",
-    )
-
-
-def print_bias(report: BiasReport) -> None:
-    """The bias checks, then each metric's correlation with answer length per judge."""
-    columns = ("judge", "unscored", "length rho", "max |rho| metric", "self-preference")
-    _table(f"bias checks ({report.mode})", columns, map(_bias_row, report.judges))
-    _table(
-        "length correlation (Spearman rho)",
-        ("metric", *(jb.judge for jb in report.judges)),
-        ((m, *(_fmt(jb.length[m].rho) for jb in report.judges)) for m in (*METRICS, OVERALL)),
-    )
-
-
-def print_dry_run(plan: JudgeDryRun) -> None:
-    rows = (
-        (e.model, *map(str, (e.calls, e.input_tokens, e.output_tokens)), _fmt(e.usd, 4))
-        for e in plan.estimates
-    )
-    columns = ("judge", "calls", "input tokens (est.)", "output tokens (est.)", "USD")
-    _table(f"dry run: {plan.items} items ({plan.excluded_anchors} anchors excluded)", columns, rows)
-    console.print("a floor: repair requests for invalid replies are not counted")
-
-
 # ---------------------------------------------------------------- modes
 
 
-def run_pointwise(opts: JudgeCliOptions) -> int:
+def run_pointwise(opts: JudgeSettings) -> int:
     """The pointwise modes: judge, then print counts, means and bias checks."""
     store = open_store(opts.store_url)
     try:
         corpus = opts.corpus(store)
         job = opts.job(corpus.benchmark)
         if opts.dry_run:
-            print_dry_run(dry_run(job, corpus, opts.prices()))
+            print_dry_run(plan_judging(job, corpus, opts.prices()))
             return 0
         report = judge(job, corpus, store, **opts.run_args())
         _print_pointwise(report, job, store)
@@ -252,58 +75,39 @@ def run_pointwise(opts: JudgeCliOptions) -> int:
 
 
 def _print_pointwise(report: JudgeReport, job: JudgeJob, store: Store) -> None:
-    sel = report.selection
+    sel, prompt = report.selection, job.prompt()
     console.print(
         f"{len(sel.dialogues)} items selected ({sel.excluded_anchors} anchor dialogues "
-        f"excluded); mode {job.mode}; prompt {job.prompt().ref}"
+        f"excluded); mode {job.mode}; prompt {prompt.ref}; rubric {prompt.rubric_ref}",
+        highlight=False,
     )
     print_runs(report.runs)
-    items = {(d.system, d.character, d.scenario) for d in sel.dialogues}
-    bench, ref, judges = job.benchmark.name, job.prompt().ref, list(job.judges)
-    means = mean_scores(
-        store, benchmark=bench, mode=job.mode, judges=judges, prompt_ref=ref, items=items
-    )
-    print_means(means, sel.systems)
-    bias = bias_report(
-        store,
-        lengths=answer_lengths(sel.dialogues, job.benchmark.language),
-        benchmark=bench,
-        mode=job.mode,
-        judges=judges,
-        prompt_ref=ref,
-        items=items,
-    )
-    print_bias(bias)
+    # Only this prompt and rubric as shown: a run without examples is another source.
+    scope: dict[str, Any] = {
+        "benchmark": job.benchmark.name,
+        "mode": job.mode,
+        "judges": list(job.judges),
+        "prompt_ref": prompt.ref,
+        "rubric_ref": prompt.rubric_ref,
+        "items": {(d.system, d.character, d.scenario) for d in sel.dialogues},
+    }
+    print_means(mean_scores(store, **scope), sel.systems)
+    lengths = answer_lengths(sel.dialogues, job.benchmark.language)
+    print_bias(bias_report(store, lengths=lengths, **scope))
 
 
-def run_diversity(opts: JudgeCliOptions) -> int:
+def run_diversity(opts: JudgeSettings) -> int:
     """``--mode diversity``: one judged 1..5 per (system, character) answer set."""
     store = open_store(opts.store_url)
     try:
         corpus = opts.corpus(store)
         job = replace(opts.job(corpus.benchmark, mode="pointwise"), limit=None)
         dialogues = job_selection(job, corpus).dialogues
-        judges = [
-            DiversityJudge(
-                model,
-                corpus.benchmark.name,
-                opts.language or corpus.benchmark.language,
-                size=opts.diversity_size,
-                seed=opts.seed,
-                params=opts.params,
-                repairs=opts.repairs,
-            )
-            for model in opts.judges
-        ]
+        judges = opts.diversity_judges(corpus.benchmark)
         if opts.dry_run:
             raise DataError("--dry-run is not supported with --mode diversity yet")
         report = judge_diversity(
-            judges,
-            corpus,
-            dialogues,
-            store,
-            limit=opts.limit,
-            **opts.run_args(),
+            judges, corpus, dialogues, store, limit=opts.limit, **opts.run_args()
         )
         _print_diversity(report)
     finally:
@@ -319,10 +123,10 @@ def _print_diversity(report: DiversityReport) -> None:
 
     def mean(judge: str, system: str) -> str:
         got = [v for (j, s, _), v in report.scores.items() if (j, s) == (judge, system) and v]
-        return _fmt(sum(got) / len(got)) if got else "-"
+        return fmt(sum(got) / len(got)) if got else "-"
 
     rows = ((s, *(mean(j, s) for j in judges)) for s in systems)
-    _table("LLM-judged diversity (mean over characters, 1-5)", ("system", *judges), rows)
+    print_table("LLM-judged diversity (mean over characters, 1-5)", ("system", *judges), rows)
 
 
 register_mode("pointwise", run_pointwise)
@@ -334,7 +138,50 @@ register_mode("diversity", run_diversity)
 
 
 def _split(text: str | None) -> tuple[str, ...] | None:
-    return tuple(p.strip() for p in text.split(",") if p.strip()) if text else None
+    """``"a,b"`` -> ``("a", "b")``; nothing given (or only commas) -> no filter."""
+    names = comma_list(text or "")
+    return names or None
+
+
+def judge_settings(values: Mapping[str, Any]) -> JudgeSettings:
+    """The command's parsed options (``ctx.params``) as settings; usage errors exit 2."""
+    v = dict(values)
+    if not v["judges"]:
+        raise typer.BadParameter("give at least one --judge provider/model", param_hint="--judge")
+    if v["mode"] not in MODES:
+        raise typer.BadParameter(f"use one of: {', '.join(MODES)}", param_hint="--mode")
+    params = GenerationParams(
+        temperature=v["temperature"],
+        max_tokens=v["max_tokens"],
+        seed=v["seed"],
+        timeout_s=v["timeout"],
+    )
+    return JudgeSettings(
+        judges=tuple(dict.fromkeys(v["judges"])),
+        mode=v["mode"],
+        systems=_split(v["systems"]),
+        characters=_split(v["characters"]),
+        scenarios=parse_ids(v["scenarios"]) if v["scenarios"] else None,
+        limit=v["limit"],
+        language=v["language"],
+        data=v["data"],
+        extra=tuple(v["extra"] or ()),
+        benchmark_name=v["benchmark"],
+        store_url=v["store"],
+        concurrency=v["concurrency"],
+        rpm=v["rpm"],
+        tpm=v["tpm"],
+        dry_run=v["dry_run"],
+        base_url=v["base_url"],
+        prices_path=v["prices"],
+        progress=v["progress"],
+        params=params,
+        repairs=v["repairs"],
+        include_anchors=v["include_anchors"],
+        rubric_examples=v["rubric_examples"],
+        diversity_size=v["diversity_size"],
+        seed=v["sample_seed"],
+    )
 
 
 judge_app = typer.Typer(
@@ -343,42 +190,81 @@ judge_app = typer.Typer(
     invoke_without_command=True,
 )
 
+_Str = str | None
+JudgesOpt = Annotated[
+    list[str] | None, typer.Option("--judge", help="Judge model, provider/model; repeatable.")
+]
+ModeOpt = Annotated[
+    str, typer.Option(help="pointwise | pointwise-round | diversity | pairwise-vs-fans")
+]
+SystemsOpt = Annotated[_Str, typer.Option(help="Systems, e.g. human,gpt-4.1.")]
+CharactersOpt = Annotated[_Str, typer.Option(help="Slugs, e.g. luffy,naruto.")]
+ScenariosOpt = Annotated[_Str, typer.Option(help="Ids, e.g. 1-5,9.")]
+LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N items (sets).")]
+LanguageOpt = Annotated[_Str, typer.Option(help="Prompt/rubric language: zh|en.")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="Release folder.")]
+ExtraOpt = Annotated[list[Path] | None, typer.Option(help="Extra system file.")]
+BenchOpt = Annotated[str, typer.Option(help="Benchmark name or folder.")]
+StoreOpt = Annotated[_Str, typer.Option(help="Store URL or SQLite path.")]
+ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Calls in flight.")]
+RpmOpt = Annotated[float | None, typer.Option(help="Requests/minute per provider.")]
+TpmOpt = Annotated[float | None, typer.Option(help="Tokens/minute per provider.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Plan and cost only.")]
+BaseUrlOpt = Annotated[_Str, typer.Option("--base-url", help="Server URL.")]
+PricesOpt = Annotated[Path | None, typer.Option(help="Price overrides (YAML).")]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress")]
+TemperatureOpt = Annotated[float | None, typer.Option()]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens")]
+SeedOpt = Annotated[int | None, typer.Option(help="Sampling seed sent to the judge.")]
+TimeoutOpt = Annotated[float, typer.Option(help="Seconds per call.")]
+RepairsOpt = Annotated[int, typer.Option(min=0, help="Re-asks after an invalid reply.")]
+AnchorsOpt = Annotated[
+    bool, typer.Option("--include-anchors", help="Also judge the rubric's anchor dialogues.")
+]
+RubricExamplesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--rubric-examples/--no-rubric-examples",
+        help="Show the judge the rubric's anchor examples (pointwise modes; most of each "
+        "call's input tokens). Without them the scores are a separate source; the anchor "
+        "dialogues stay excluded (unless --include-anchors) so the items match a run with "
+        "examples.",
+    ),
+]
+DiversitySizeOpt = Annotated[int, typer.Option(min=2, help="Answers per diversity set.")]
+SampleSeedOpt = Annotated[int, typer.Option(help="Seed of the diversity samples.")]
+
 
 @judge_app.callback(invoke_without_command=True)
 def judge_command(
     ctx: typer.Context,
-    judge_: Annotated[
-        list[str] | None, typer.Option("--judge", help="Judge model, provider/model; repeatable.")
-    ] = None,
-    mode: Annotated[
-        str, typer.Option(help="pointwise | pointwise-round | diversity | pairwise-vs-fans")
-    ] = "pointwise",
-    systems: Annotated[str | None, typer.Option(help="Systems, e.g. human,gpt-4.1.")] = None,
-    characters: Annotated[str | None, typer.Option(help="Slugs, e.g. luffy,naruto.")] = None,
-    scenarios: Annotated[str | None, typer.Option(help="Ids, e.g. 1-5,9.")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items (sets).")] = None,
-    language: Annotated[str | None, typer.Option(help="Prompt/rubric language: zh|en.")] = None,
-    data: Annotated[Path | None, typer.Option("--data", help="Release folder.")] = None,
-    extra: Annotated[list[Path] | None, typer.Option(help="Extra system file.")] = None,
-    benchmark: Annotated[str, typer.Option(help="Benchmark name or folder.")] = "chatanime",
-    store: Annotated[str | None, typer.Option(help="Store URL or SQLite path.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight.")] = 16,
-    rpm: Annotated[float | None, typer.Option(help="Requests/minute per provider.")] = None,
-    tpm: Annotated[float | None, typer.Option(help="Tokens/minute per provider.")] = None,
-    dry_run_: Annotated[bool, typer.Option("--dry-run", help="Plan and cost only.")] = False,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Server URL.")] = None,
-    prices: Annotated[Path | None, typer.Option(help="Price overrides (YAML).")] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
-    temperature: Annotated[float | None, typer.Option()] = 0.0,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
-    seed: Annotated[int | None, typer.Option(help="Sampling seed sent to the judge.")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per call.")] = 120.0,
-    repairs: Annotated[int, typer.Option(min=0, help="Re-asks after an invalid reply.")] = 2,
-    include_anchors: Annotated[
-        bool, typer.Option("--include-anchors", help="Also judge the rubric's anchor dialogues.")
-    ] = False,
-    diversity_size: Annotated[int, typer.Option(min=2, help="Answers per diversity set.")] = 10,
-    sample_seed: Annotated[int, typer.Option(help="Seed of the diversity samples.")] = 0,
+    judges: JudgesOpt = None,
+    mode: ModeOpt = "pointwise",
+    systems: SystemsOpt = None,
+    characters: CharactersOpt = None,
+    scenarios: ScenariosOpt = None,
+    limit: LimitOpt = None,
+    language: LanguageOpt = None,
+    data: DataOpt = None,
+    extra: ExtraOpt = None,
+    benchmark: BenchOpt = "chatanime",
+    store: StoreOpt = None,
+    concurrency: ConcurrencyOpt = 16,
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    dry_run: DryRunOpt = False,
+    base_url: BaseUrlOpt = None,
+    prices: PricesOpt = None,
+    progress: ProgressOpt = True,
+    temperature: TemperatureOpt = 0.0,
+    max_tokens: MaxTokensOpt = None,
+    seed: SeedOpt = None,
+    timeout: TimeoutOpt = 120.0,
+    repairs: RepairsOpt = 2,
+    include_anchors: AnchorsOpt = False,
+    rubric_examples: RubricExamplesOpt = True,
+    diversity_size: DiversitySizeOpt = 10,
+    sample_seed: SampleSeedOpt = 0,
 ) -> None:
     """Judge dialogues: `chatanime judge --judge openai/gpt-4.1 --systems human,gpt-4.1`.
 
@@ -387,38 +273,9 @@ def judge_command(
     """
     if ctx.invoked_subcommand is not None:
         return
-    if not judge_:
-        raise typer.BadParameter("give at least one --judge provider/model", param_hint="--judge")
-    if mode not in MODES:
-        raise typer.BadParameter(f"use one of: {', '.join(MODES)}", param_hint="--mode")
-    opts = JudgeCliOptions(
-        judges=tuple(dict.fromkeys(judge_)),
-        mode=mode,
-        systems=_split(systems),
-        characters=_split(characters),
-        scenarios=parse_ids(scenarios) if scenarios else None,
-        limit=limit,
-        language=language,
-        data=data,
-        extra=tuple(extra or ()),
-        benchmark_name=benchmark,
-        store_url=store,
-        concurrency=concurrency,
-        rpm=rpm,
-        tpm=tpm,
-        dry_run=dry_run_,
-        base_url=base_url,
-        prices_path=prices,
-        progress=progress,
-        params=GenerationParams(
-            temperature=temperature, max_tokens=max_tokens, seed=seed, timeout_s=timeout
-        ),
-        repairs=repairs,
-        include_anchors=include_anchors,
-        diversity_size=diversity_size,
-        seed=sample_seed,
-    )
-    code = MODES[mode](opts)
+    # Every option is read from ctx.params by name (judge_settings), not repeated here.
+    settings = judge_settings(ctx.params)
+    code = MODES[settings.mode](settings)
     if code:
         raise typer.Exit(code)
 

@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from chatanime.backends.registry import get_model
 from chatanime.benchmark import load_benchmark
-from chatanime.cli.judge import (
-    JudgeCliOptions,
-    console,
-    judge_app,
-    print_dry_run,
-    print_runs,
-    register_mode,
-)
-from chatanime.corpus import Corpus, load_corpus
+from chatanime.cli.judge import judge_app, register_mode
+from chatanime.cli.judge_tables import console, print_dry_run, print_runs
+from chatanime.corpus import load_corpus
 from chatanime.judge.audit import LENGTH_UNIT, JudgeAudit, audit_judge
 from chatanime.judge.calibrate import CalibrationResult, StudyJudging, calibrate_judge, judge_study
 from chatanime.judge.pairwise import MODE
@@ -38,6 +32,7 @@ from chatanime.judge.pairwise_job import (
     pairwise_dry_run,
 )
 from chatanime.judge.pairwise_summary import VsFansSummary, load_verdicts, summarise_verdicts
+from chatanime.judge.settings import JudgeSettings
 from chatanime.metrics.stats import Estimate
 from chatanime.runner import RunOptions
 from chatanime.store import Store, open_store
@@ -60,21 +55,6 @@ def _est(est: Estimate | None, digits: int = 2, sign: bool = True, pct: bool = F
 
 
 # ---------------------------------------------------------------- pairwise-vs-fans mode
-
-
-def pairwise_job(opts: JudgeCliOptions, corpus: Corpus) -> PairwiseJob:
-    return PairwiseJob(
-        judges=opts.judges,
-        benchmark=corpus.benchmark,
-        language=opts.language,
-        systems=opts.systems,
-        characters=opts.characters,
-        scenarios=opts.scenarios,
-        limit=opts.limit,
-        include_anchors=opts.include_anchors,
-        repairs=opts.repairs,
-        params=opts.params,
-    )
 
 
 def print_vs_fans(summary: VsFansSummary) -> None:
@@ -115,12 +95,12 @@ def _summary(report: PairwiseReport, job: PairwiseJob, store: Store) -> VsFansSu
     return summarise_verdicts(chosen)
 
 
-def run_pairwise(opts: JudgeCliOptions) -> int:
+def run_pairwise(opts: JudgeSettings) -> int:
     """``chatanime judge --mode pairwise-vs-fans``: compare, then print the summary."""
     store = open_store(opts.store_url)
     try:
         corpus = opts.corpus(store)
-        job = pairwise_job(opts, corpus)
+        job = opts.pairwise_job(corpus.benchmark)
         if opts.dry_run:
             print_dry_run(pairwise_dry_run(job, corpus, opts.prices()))
             return 0
@@ -200,63 +180,104 @@ def _print_judging(judging: StudyJudging) -> None:
         console.print(f"pairwise skipped: {judging.note}", highlight=False)
 
 
+JudgeOpt = Annotated[str, typer.Option("--judge", help="Judge model, provider/model.")]
+StudyOpt = Annotated[str, typer.Option(help="Annotation study (name or id) with ratings.")]
+StoreOpt = Annotated[str | None, typer.Option(help="Store URL or SQLite path.")]
+PairwiseOpt = Annotated[
+    bool, typer.Option("--pairwise/--no-pairwise", help="Also judge pairwise vs the fans.")
+]
+RunOpt = Annotated[
+    bool, typer.Option("--run/--no-run", help="Judge the study's items first (resumable).")
+]
+FansDataOpt = Annotated[
+    Path | None, typer.Option("--data", help="Release folder: fans' dialogues if needed.")
+]
+FamilyOpt = Annotated[
+    str | None, typer.Option(help="The judge's model family, if its name does not say.")
+]
+HumanSystemOpt = Annotated[
+    list[str] | None, typer.Option(help="Another human-written system; repeatable.")
+]
+LanguageOpt = Annotated[str | None, typer.Option(help="Prompt/rubric language: zh|en.")]
+StudyBenchOpt = Annotated[
+    str | None,
+    typer.Option(help="Benchmark name or folder (default: the study's, by built-in name)."),
+]
+BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Server URL.")]
+ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Calls in flight.")]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress")]
+BootOpt = Annotated[int, typer.Option(min=10, help="Bootstrap replicates.")]
+BootSeedOpt = Annotated[int, typer.Option(help="Bootstrap seed.")]
+
+
+def judge_study_items(
+    store: Store,
+    study: str,
+    judge: str,
+    *,
+    data: Path | None,
+    benchmark: str | None,
+    base_url: str | None,
+    options: RunOptions,
+    **kwargs: Any,
+) -> StudyJudging:
+    """Judge a study's items before the audit (``kwargs``: :func:`judge_study`'s options).
+
+    A user benchmark is stored by name only, so its folder has to be given again; the
+    fans' dialogues (for pairwise) come from ``data`` when the study does not hold them.
+    """
+    bench = load_benchmark(benchmark) if benchmark else None
+    fans = load_corpus(data, download=False, benchmark=bench or "chatanime") if data else None
+    return judge_study(
+        store,
+        study,
+        [judge],
+        models=lambda name: get_model(name, base_url=base_url),
+        options=options,
+        fans=fans,
+        benchmark=bench,
+        **kwargs,
+    )
+
+
 def audit_command(
-    judge: Annotated[str, typer.Option("--judge", help="Judge model, provider/model.")],
-    study: Annotated[str, typer.Option(help="Annotation study (name or id) with ratings.")],
-    store: Annotated[str | None, typer.Option(help="Store URL or SQLite path.")] = None,
-    pairwise: Annotated[
-        bool, typer.Option("--pairwise/--no-pairwise", help="Also judge pairwise vs the fans.")
-    ] = True,
-    run: Annotated[
-        bool, typer.Option("--run/--no-run", help="Judge the study's items first (resumable).")
-    ] = True,
-    data: Annotated[
-        Path | None, typer.Option("--data", help="Release folder: fans' dialogues if needed.")
-    ] = None,
-    judge_family: Annotated[
-        str | None, typer.Option(help="The judge's model family, if its name does not say.")
-    ] = None,
-    human_system: Annotated[
-        list[str] | None, typer.Option(help="Another human-written system; repeatable.")
-    ] = None,
-    language: Annotated[str | None, typer.Option(help="Prompt/rubric language: zh|en.")] = None,
-    benchmark: Annotated[
-        str | None,
-        typer.Option(help="Benchmark name or folder (default: the study's, by built-in name)."),
-    ] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Server URL.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight.")] = 16,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
-    n_boot: Annotated[int, typer.Option(min=10, help="Bootstrap replicates.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    judge: JudgeOpt,
+    study: StudyOpt,
+    store: StoreOpt = None,
+    pairwise: PairwiseOpt = True,
+    run: RunOpt = True,
+    data: FansDataOpt = None,
+    judge_family: FamilyOpt = None,
+    human_system: HumanSystemOpt = None,
+    language: LanguageOpt = None,
+    benchmark: StudyBenchOpt = None,
+    base_url: BaseUrlOpt = None,
+    concurrency: ConcurrencyOpt = 16,
+    progress: ProgressOpt = True,
+    n_boot: BootOpt = 1000,
+    seed: BootSeedOpt = 0,
 ) -> None:
     """Audit a judge against a study's human ratings: fan bias, length, position, self."""
     st = open_store(store)
     try:
         if run:
-            # A user benchmark is stored by name only: its folder has to be given again.
-            bench = load_benchmark(benchmark) if benchmark else None
-            fans = (
-                load_corpus(data, download=False, benchmark=bench or "chatanime") if data else None
-            )
-            judging = judge_study(
+            judging = judge_study_items(
                 st,
                 study,
-                [judge],
-                models=lambda name: get_model(name, base_url=base_url),
+                judge,
+                data=data,
+                benchmark=benchmark,
+                base_url=base_url,
                 options=RunOptions(concurrency=concurrency, progress=progress),
                 pairwise=pairwise,
-                fans=fans,
-                benchmark=bench,
                 language=language,
             )
             _print_judging(judging)
-        families = {judge: judge_family} if judge_family else None
         audit = audit_judge(
             st,
             study,
             judge,
-            families=families,
+            families={judge: judge_family} if judge_family else None,
             human_systems=tuple(human_system or ()),
             n_boot=n_boot,
             seed=seed,
@@ -301,9 +322,9 @@ def print_calibration(result: CalibrationResult) -> None:
 
 
 def calibrate_command(
-    judge: Annotated[str, typer.Option("--judge", help="Judge model, provider/model.")],
-    study: Annotated[str, typer.Option(help="Annotation study (name or id) with ratings.")],
-    store: Annotated[str | None, typer.Option(help="Store URL or SQLite path.")] = None,
+    judge: JudgeOpt,
+    study: StudyOpt,
+    store: StoreOpt = None,
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 5,
     out: Annotated[
         Path | None, typer.Option(help="Write the calibrated scores of unrated items (CSV).")

@@ -3,8 +3,9 @@
 Where the data comes from (``--data``, ``--extra``, ``--benchmark``), where the web app's
 studies live (``--store``) and the public URL its invite links use (``--base-url``) are
 the same choices in every command that takes them; defining them once keeps their names,
-help and defaults from drifting apart. Not a command group: ``cli/__init__.py`` does not
-register it.
+help and defaults from drifting apart. The same holds for the commands that call models
+(``generate``, ``scenarios generate``): their speed limits, timeout, dry run, prices and
+store. Not a command group: ``cli/__init__.py`` does not register it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from chatanime.runner import RateLimit
     from chatanime.store import Store
 
 DataOpt = Annotated[
@@ -38,10 +40,25 @@ BaseUrlOpt = Annotated[
 ]
 DEFAULT_BASE = "http://127.0.0.1:8000"
 
+# Commands that call models. Defaults stay in each command's signature (they differ).
+RpmOpt = Annotated[float | None, typer.Option("--rpm", help="Requests/minute per provider.")]
+TpmOpt = Annotated[float | None, typer.Option("--tpm", help="Tokens/minute per provider.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per call.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Plan and cost only.")]
+PricesOpt = Annotated[Path | None, typer.Option("--prices", help="Price overrides (YAML).")]
+RunStoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL or SQLite path.")]
+
 
 def comma_list(text: str) -> tuple[str, ...]:
     """``"a, b,,c"`` -> ``("a", "b", "c")``."""
     return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+def rate_limits(rpm: float | None, tpm: float | None) -> dict[str, RateLimit]:
+    """``--rpm`` / ``--tpm`` as the runner's limits: one for every provider, or none at all."""
+    from chatanime.runner import RateLimit
+
+    return {"*": RateLimit(rpm, tpm)} if rpm or tpm else {}
 
 
 def web_app_store(url: str | None) -> Store:

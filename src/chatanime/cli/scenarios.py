@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -12,20 +13,29 @@ from rich.table import Table
 
 from chatanime.backends.base import GenerationParams
 from chatanime.backends.registry import get_model
+from chatanime.cli.options import (
+    DryRunOpt,
+    PricesOpt,
+    RpmOpt,
+    RunStoreOpt,
+    TimeoutOpt,
+    TpmOpt,
+    rate_limits,
+)
 from chatanime.errors import DataError
 from chatanime.generation import DryRunPlan
 from chatanime.pricing import price_table
-from chatanime.runner import RateLimit, RunOptions
-from chatanime.scenario_checks import ScenarioRules
+from chatanime.runner import RunOptions
 from chatanime.scenario_generation import (
     ScenarioJob,
     Target,
     dry_run,
     generate_scenarios,
+    job_for_target,
     resolve_target,
     run_spec,
 )
-from chatanime.scenario_grid import GridBalance, build_grid
+from chatanime.scenario_grid import GridBalance
 from chatanime.scenario_output import ScenarioReport, check_output, write_output
 from chatanime.store import open_store
 
@@ -159,97 +169,181 @@ def _write(
     console.print(f"wrote {written}")
 
 
-@scenarios_app.command("generate")
-def generate_command(
-    model: Annotated[str, typer.Option("--model", help="The writer model, provider/model.")],
-    benchmark: Annotated[
-        str | None, typer.Option(help="Take language and characters from this benchmark.")
-    ] = None,
-    language: Annotated[str | None, typer.Option(help="zh or en (default zh).")] = None,
-    characters: Annotated[
-        str | None, typer.Option(help="Slugs or card files, e.g. luffy,cards/hana.yaml.")
-    ] = None,
-    personas: Annotated[str | None, typer.Option(help="e.g. student,freelancer.")] = None,
-    emotions: Annotated[str | None, typer.Option(help="e.g. joy,worry.")] = None,
-    locations: Annotated[str | None, typer.Option(help="e.g. 图书馆,咖啡馆.")] = None,
-    grid: Annotated[Path | None, typer.Option(help="Grid YAML (personas, emotions, ...).")] = None,
-    per_cell: Annotated[int | None, typer.Option("--per-cell", min=1)] = None,
-    attempts: Annotated[int, typer.Option(min=1, help="Tries per cell (re-asks).")] = 2,
-    length: Annotated[
-        str | None, typer.Option(help="Opening-line length MIN-MAX (chars zh, words en).")
-    ] = None,
-    dedupe_threshold: Annotated[
-        float, typer.Option("--dedupe-threshold", min=0.01, max=1.0, help="n-gram Jaccard.")
-    ] = 0.6,
-    seed: Annotated[int | None, typer.Option()] = None,
-    temperature: Annotated[float | None, typer.Option()] = None,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per call.")] = 60.0,
-    concurrency: Annotated[int, typer.Option(min=1, help="Cells in flight.")] = 8,
-    rpm: Annotated[float | None, typer.Option(help="Requests/minute per provider.")] = None,
-    tpm: Annotated[float | None, typer.Option(help="Tokens/minute per provider.")] = None,
-    dry_run_: Annotated[bool, typer.Option("--dry-run", help="Plan and cost only.")] = False,
-    out: Annotated[
-        Path | None, typer.Option(help="FILE.yaml (scenarios) or DIR (a benchmark folder).")
-    ] = None,
-    name: Annotated[str | None, typer.Option(help="Benchmark name (default: DIR).")] = None,
-    description: Annotated[str, typer.Option(help="Benchmark description.")] = "",
-    force: Annotated[bool, typer.Option(help="Replace an existing benchmark.yaml.")] = False,
-    store: Annotated[str | None, typer.Option(help="Store URL or SQLite path.")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Server URL.")] = None,
-    prices: Annotated[Path | None, typer.Option(help="Price overrides (YAML).")] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
-) -> None:
-    """Generate scenarios over personas x emotions x locations (resumable: rerun to finish)."""
-    target = resolve_target(benchmark, language, split_list(characters) or ())
-    lang = target.language
-    overrides = {
-        "personas": split_list(personas),
-        "emotions": split_list(emotions),
-        "locations": split_list(locations),
-        "per_cell": per_cell,
-    }
-    bounds = parse_range(length, "--length") if length else None
-    rules = ScenarioRules.for_language(
-        lang, **({"question_min": bounds[0], "question_max": bounds[1]} if bounds else {})
-    )
-    job = ScenarioJob(
-        model=model,
-        language=lang,
-        grid=build_grid(lang, grid, **overrides),
-        characters=target.characters,
-        rules=rules,
-        params=GenerationParams(
-            temperature=temperature, max_tokens=max_tokens, seed=seed, timeout_s=timeout
-        ),
-        attempts=attempts,
-        dedupe_threshold=dedupe_threshold,
-    )
-    if dry_run_:
-        _print_plan(dry_run(job, price_table(prices)))
+# This command's own options (the model-calling ones are shared, in cli/options.py).
+# An option without a name is named after the parameter that uses it.
+ModelOpt = Annotated[str, typer.Option("--model", help="The writer model, provider/model.")]
+FromBenchOpt = Annotated[
+    str | None, typer.Option(help="Take language and characters from this benchmark.")
+]
+LanguageOpt = Annotated[str | None, typer.Option(help="zh or en (default zh).")]
+CharactersOpt = Annotated[
+    str | None, typer.Option(help="Slugs or card files, e.g. luffy,cards/hana.yaml.")
+]
+PersonasOpt = Annotated[str | None, typer.Option(help="e.g. student,freelancer.")]
+EmotionsOpt = Annotated[str | None, typer.Option(help="e.g. joy,worry.")]
+LocationsOpt = Annotated[str | None, typer.Option(help="e.g. 图书馆,咖啡馆.")]
+GridOpt = Annotated[Path | None, typer.Option(help="Grid YAML (personas, emotions, ...).")]
+PerCellOpt = Annotated[int | None, typer.Option("--per-cell", min=1)]
+AttemptsOpt = Annotated[int, typer.Option(min=1, help="Tries per cell (re-asks).")]
+LengthOpt = Annotated[
+    str | None, typer.Option(help="Opening-line length MIN-MAX (chars zh, words en).")
+]
+DedupeOpt = Annotated[
+    float, typer.Option("--dedupe-threshold", min=0.01, max=1.0, help="n-gram Jaccard.")
+]
+SeedOpt = Annotated[int | None, typer.Option()]
+TemperatureOpt = Annotated[float | None, typer.Option()]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens")]
+ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Cells in flight.")]
+OutOpt = Annotated[
+    Path | None, typer.Option(help="FILE.yaml (scenarios) or DIR (a benchmark folder).")
+]
+NameOpt = Annotated[str | None, typer.Option(help="Benchmark name (default: DIR).")]
+DescriptionOpt = Annotated[str, typer.Option(help="Benchmark description.")]
+ForceOpt = Annotated[bool, typer.Option(help="Replace an existing benchmark.yaml.")]
+ServerUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Server URL.")]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress")]
+
+
+@dataclass(frozen=True)
+class ScenarioCliOptions:
+    """Everything ``scenarios generate`` was given, by parameter name, with its set-up steps.
+
+    Built from typer's parsed values, so the command itself stays a list of option
+    declarations and one call; each step below turns a few options into a library value.
+    """
+
+    model: str
+    benchmark: str | None
+    language: str | None
+    characters: str | None
+    personas: str | None
+    emotions: str | None
+    locations: str | None
+    grid: Path | None
+    per_cell: int | None
+    attempts: int
+    length: str | None
+    dedupe_threshold: float
+    seed: int | None
+    temperature: float | None
+    max_tokens: int | None
+    timeout: float
+    concurrency: int
+    rpm: float | None
+    tpm: float | None
+    dry_run_: bool
+    out: Path | None
+    name: str | None
+    description: str
+    force: bool
+    store: str | None
+    base_url: str | None
+    prices: Path | None
+    progress: bool
+
+    def target(self) -> Target:
+        return resolve_target(self.benchmark, self.language, split_list(self.characters) or ())
+
+    def job(self, target: Target) -> ScenarioJob:
+        overrides = {
+            "personas": split_list(self.personas),
+            "emotions": split_list(self.emotions),
+            "locations": split_list(self.locations),
+            "per_cell": self.per_cell,
+        }
+        return job_for_target(
+            self.model,
+            target,
+            question_length=parse_range(self.length, "--length") if self.length else None,
+            grid_file=self.grid,
+            grid_overrides=overrides,
+            params=GenerationParams(
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                seed=self.seed,
+                timeout_s=self.timeout,
+            ),
+            attempts=self.attempts,
+            dedupe_threshold=self.dedupe_threshold,
+        )
+
+    def run(self, job: ScenarioJob) -> ScenarioReport:
+        options = RunOptions(
+            concurrency=self.concurrency,
+            rate_limits=rate_limits(self.rpm, self.tpm),
+            progress=self.progress,
+            description=f"scenarios ({job.language})",
+        )
+        return generate_scenarios(
+            job,
+            open_store(self.store),
+            models=lambda n: get_model(n, base_url=self.base_url),
+            options=options,
+            prices=price_table(self.prices),
+            run_config={"concurrency": self.concurrency, "rpm": self.rpm, "tpm": self.tpm},
+        )
+
+
+def _generate(opts: ScenarioCliOptions) -> None:
+    """Plan, or generate, report and write: the body of ``scenarios generate``."""
+    target = opts.target()
+    job = opts.job(target)
+    if opts.dry_run_:
+        _print_plan(dry_run(job, price_table(opts.prices)))
         return
-    if out is not None:
-        check_output(out, force=force)
-    limits = {"*": RateLimit(rpm, tpm)} if rpm or tpm else {}
-    options = RunOptions(
-        concurrency=concurrency,
-        rate_limits=limits,
-        progress=progress,
-        description=f"scenarios ({lang})",
-    )
-    report = generate_scenarios(
-        job,
-        open_store(store),
-        models=lambda n: get_model(n, base_url=base_url),
-        options=options,
-        prices=price_table(prices),
-        run_config={"concurrency": concurrency, "rpm": rpm, "tpm": tpm},
-    )
-    _print_report(report, lang)
-    if out is not None:
-        _write(out, report, job, target, name=name, description=description, force=force)
+    if opts.out is not None:
+        check_output(opts.out, force=opts.force)
+    report = opts.run(job)
+    _print_report(report, target.language)
+    if opts.out is not None:
+        _write(
+            opts.out,
+            report,
+            job,
+            target,
+            name=opts.name,
+            description=opts.description,
+            force=opts.force,
+        )
     if report.summary.failed or report.summary.aborted or not report.scenarios:
         raise typer.Exit(1)
+
+
+@scenarios_app.command("generate")
+def generate_command(
+    ctx: typer.Context,
+    model: ModelOpt,
+    benchmark: FromBenchOpt = None,
+    language: LanguageOpt = None,
+    characters: CharactersOpt = None,
+    personas: PersonasOpt = None,
+    emotions: EmotionsOpt = None,
+    locations: LocationsOpt = None,
+    grid: GridOpt = None,
+    per_cell: PerCellOpt = None,
+    attempts: AttemptsOpt = 2,
+    length: LengthOpt = None,
+    dedupe_threshold: DedupeOpt = 0.6,
+    seed: SeedOpt = None,
+    temperature: TemperatureOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    timeout: TimeoutOpt = 60.0,
+    concurrency: ConcurrencyOpt = 8,
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    dry_run_: DryRunOpt = False,
+    out: OutOpt = None,
+    name: NameOpt = None,
+    description: DescriptionOpt = "",
+    force: ForceOpt = False,
+    store: RunStoreOpt = None,
+    base_url: ServerUrlOpt = None,
+    prices: PricesOpt = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Generate scenarios over personas x emotions x locations (resumable: rerun to finish)."""
+    _generate(ScenarioCliOptions(**ctx.params))
 
 
 def register(app: typer.Typer) -> None:

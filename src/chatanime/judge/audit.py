@@ -53,15 +53,15 @@ from chatanime.annotate.analysis import (
 )
 from chatanime.corpus import HUMAN
 from chatanime.judge.bias import answer_length, model_family
-from chatanime.judge.calibrate import (
+from chatanime.judge.pairwise_summary import PositionBias, load_verdicts, position_bias
+from chatanime.judge.rubric import METRICS
+from chatanime.judge.study_ratings import (
     ItemKey,
     StudyRatings,
     load_study,
     overall_humans,
     overall_scores,
 )
-from chatanime.judge.pairwise_summary import PositionBias, load_verdicts, position_bias
-from chatanime.judge.rubric import METRICS
 from chatanime.metrics.agreement import correlations
 from chatanime.metrics.stats import Estimate, cluster_bootstrap_ci
 from chatanime.store import Store
@@ -355,7 +355,7 @@ def audit_judge(
 ) -> JudgeAudit:
     """Audit ``judge``'s stored scores (and pairwise verdicts) on ``study``'s rated items.
 
-    Reads only; :func:`chatanime.judge.calibrate.judge_study` judges the items first.
+    Reads only; :func:`chatanime.judge.study_judging.judge_study` judges the items first.
     ``families`` maps model or system names to families where
     :func:`~chatanime.judge.bias.model_family` does not know them; ``language`` (default:
     the study's) decides whether length counts characters or words.

@@ -211,6 +211,7 @@ def _load(
     prompt_ref: str | None,
     items: Collection[ItemKey] | None,
     stored: StoredJudgments | None = None,
+    rubric_ref: str | None = None,
 ) -> dict[str, _Rows]:
     """Per judge, its ``mode`` judgments (``stored``: rows the caller already read)."""
     if stored is None:
@@ -221,6 +222,8 @@ def _load(
         keep &= found["judge_model"].isin(list(judges))
     if prompt_ref:
         keep &= found["prompt_ref"] == prompt_ref
+    if rubric_ref:
+        keep &= found["rubric_ref"] == rubric_ref
     found = found[keep]
     if items is not None:
         found = found[_in_items(found, items)]
@@ -324,15 +327,18 @@ def bias_report(
     items: Collection[ItemKey] | None = None,
     families: Mapping[str, str] | None = None,
     stored: StoredJudgments | None = None,
+    rubric_ref: str | None = None,
 ) -> BiasReport:
     """Bias checks per judge over the stored judgments (``items`` restricts the set).
 
-    ``lengths`` comes from :func:`answer_lengths` over the judged dialogues;
+    ``prompt_ref`` / ``rubric_ref`` keep one prompt and rubric version (the rubric as
+    shown, e.g. without examples); ``lengths`` comes from :func:`answer_lengths` over the
+    judged dialogues;
     ``families`` overrides :func:`model_family` for names the table does not know;
     ``stored`` reuses rows already read with
     :func:`chatanime.report.scores.read_judgments` (the report reads them once).
     """
-    rows = _load(store, benchmark, mode, judges, prompt_ref, items, stored)
+    rows = _load(store, benchmark, mode, judges, prompt_ref, items, stored, rubric_ref)
     order = list(judges) if judges else sorted(rows)
     out = []
     for judge in order:
@@ -364,13 +370,14 @@ def mean_scores(
     judges: Sequence[str] | None = None,
     prompt_ref: str | None = None,
     items: Collection[ItemKey] | None = None,
+    rubric_ref: str | None = None,
 ) -> dict[tuple[str, str], float]:
     """(judge or ``ensemble``, system) -> mean item score (9 metrics x rounds per item).
 
     Each judge's scores are kept; the ensemble first averages the judges that scored an
     item, then the items, so a judge's unscored item does not drag the ensemble down.
     """
-    rows = _load(store, benchmark, mode, judges, prompt_ref, items)
+    rows = _load(store, benchmark, mode, judges, prompt_ref, items, rubric_ref=rubric_ref)
     out: dict[tuple[str, str], float] = {}
     pooled: dict[ItemKey, list[float]] = defaultdict(list)
     for judge, data in rows.items():

@@ -16,39 +16,31 @@ A monotone map keeps the judge's ordering: calibration fixes scale use, not rank
 measures that). Without ratings the result says so (``status='uncalibrated'`` and a
 reason), which is what the report prints instead of pretending.
 
-Item scores follow :func:`chatanime.annotate.analysis.judge_item_scores` (round 0 if
-present, else the mean of rounds 1 and 2, averaged over repeated judgments); the human
-score of an item is the mean over its annotators, who rate the whole dialogue.
+The study's ratings and item scores come from :mod:`chatanime.judge.study_ratings`, and
+judging a study's items first from :mod:`chatanime.judge.study_judging`; both are
+re-exported here, where the CLI and the report import them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
-from chatanime.annotate import ensure_schema
-from chatanime.annotate.analysis import HumanScores, human_item_scores, judge_item_scores
-from chatanime.annotate.ratings import RatingRecord, rating_records
-from chatanime.annotate.study import DIALOGUE, find_study
-from chatanime.annotate.tables import items as study_items
-from chatanime.backends.base import GenerationParams
-from chatanime.benchmark import Benchmark, load_benchmark
-from chatanime.corpus import Corpus
-from chatanime.dialogue import Dialogue
-from chatanime.judge.job import JudgeJob, JudgeReport, judge_async
-from chatanime.judge.judgments import ModelFactory
-from chatanime.judge.pairwise import OPPONENT
-from chatanime.judge.pairwise_job import PairwiseJob, PairwiseReport, judge_pairwise_async
 from chatanime.judge.rubric import METRICS
+from chatanime.judge.study_judging import StudyJudging, judge_study, judge_study_async
+from chatanime.judge.study_ratings import (
+    ItemKey,
+    StudyRatings,
+    all_judge_item_scores,
+    load_study,
+    overall_humans,
+    overall_scores,
+)
 from chatanime.metrics.agreement import Correlations, correlations
 from chatanime.metrics.calibration import (
     CalibrationReport,
@@ -56,13 +48,31 @@ from chatanime.metrics.calibration import (
     cross_validated_calibration,
     fit_monotone,
 )
-from chatanime.pricing import PriceTable
 from chatanime.report.scores import ScoreRow, frame
-from chatanime.runner import RunOptions
 from chatanime.store import Store
-from chatanime.store.schema import judgments
 
-ItemKey = tuple[str, str, int]  # system, character, scenario
+__all__ = [
+    "MIN_PAIRS",
+    "UNCALIBRATED_NOTE",
+    "CalibrationResult",
+    "ItemKey",
+    "MetricFit",
+    "StudyJudging",
+    "StudyRatings",
+    "all_judge_item_scores",
+    "calibrate_judge",
+    "calibrate_scores",
+    "calibrated_rows",
+    "calibrated_source",
+    "fit_metric",
+    "judge_study",
+    "judge_study_async",
+    "load_study",
+    "overall_humans",
+    "overall_scores",
+    "uncalibrated",
+]
+
 MIN_PAIRS = 10
 """Fewer rated items than this for a metric: no calibration (a map from a handful of points
 would move every unrated score on little evidence)."""
@@ -75,178 +85,6 @@ UNCALIBRATED_NOTE = (
 def calibrated_source(judge: str) -> str:
     """The score source of calibrated scores: ``judge:<model>:calibrated``."""
     return f"judge:{judge}:calibrated"
-
-
-# ---------------------------------------------------------------- a study's ratings
-
-
-@dataclass(frozen=True)
-class StudyRatings:
-    """One study: its configuration, every rating, and the dialogues it showed."""
-
-    name: str
-    study_id: str
-    config: Mapping[str, Any]
-    records: tuple[RatingRecord, ...]
-    dialogues: Mapping[ItemKey, Dialogue]
-    """The study's dialogue items as snapshotted at creation (what annotators saw)."""
-
-    @property
-    def benchmark(self) -> str:
-        return str(self.config.get("benchmark", "chatanime"))
-
-    @property
-    def language(self) -> str:
-        return str(self.config.get("language", "zh"))
-
-    def humans(self, metric: str) -> HumanScores:
-        """Item -> annotator -> rating of ``metric`` (dialogue items only)."""
-        return human_item_scores(self.records, metric)
-
-    def human_means(self, metric: str) -> dict[ItemKey, float]:
-        return {k: float(np.mean(list(v.values()))) for k, v in self.humans(metric).items()}
-
-
-def load_study(store: Store, study: str) -> StudyRatings:
-    """A study by id or name (``DataError`` naming the known ones otherwise)."""
-    ensure_schema(store)
-    with store.engine.connect() as conn:
-        row = find_study(conn, study)
-        snapshots = conn.execute(
-            select(
-                study_items.c.system,
-                study_items.c.character,
-                study_items.c.scenario,
-                study_items.c.payload_json,
-            ).where(study_items.c.study_id == row.id, study_items.c.kind == DIALOGUE)
-        ).all()
-    dialogues = {}
-    for system, character, scenario, payload in snapshots:
-        turns = json.loads(payload)
-        dialogues[(system, character, int(scenario))] = Dialogue(
-            system=system, character=character, scenario=int(scenario), **turns
-        )
-    records = tuple(rating_records(store, row.id))
-    return StudyRatings(row.name, row.id, json.loads(row.config_json), records, dialogues)
-
-
-def all_judge_item_scores(
-    store: Store, judge: str, benchmark: str
-) -> dict[str, dict[ItemKey, float]]:
-    """Metric -> item -> the judge's pointwise item score, for every item it scored."""
-    query = select(judgments.c.system, judgments.c.character).where(
-        judgments.c.judge_model == judge, judgments.c.benchmark == benchmark
-    )
-    with store.engine.connect() as conn:
-        pairs = conn.execute(query.distinct()).all()
-    scope: dict[str, object] = {
-        "benchmark": benchmark,
-        "systems": sorted({p.system for p in pairs}),
-        "characters": sorted({p.character for p in pairs}),
-    }
-    return judge_item_scores(store.engine, scope, judge).get(judge, {})
-
-
-def overall_scores(per_metric: Mapping[str, Mapping[ItemKey, float]]) -> dict[ItemKey, float]:
-    """Items scored on all 9 metrics -> the mean of the 9."""
-    common = set.intersection(*(set(per_metric.get(m, {})) for m in METRICS))
-    return {k: float(np.mean([per_metric[m][k] for m in METRICS])) for k in common}
-
-
-def overall_humans(ratings: StudyRatings) -> HumanScores:
-    """Item -> annotator -> the annotator's mean over the 9 metrics (all 9 rated)."""
-    per: dict[tuple[ItemKey, str], list[float]] = defaultdict(list)
-    for metric in METRICS:
-        for item, by_person in ratings.humans(metric).items():
-            for person, value in by_person.items():
-                per[(item, person)].append(value)
-    out: HumanScores = defaultdict(dict)
-    for (item, person), values in per.items():
-        if len(values) == len(METRICS):
-            out[item][person] = float(np.mean(values))
-    return dict(out)
-
-
-# ---------------------------------------------------------------- judging a study's items
-
-
-@dataclass
-class StudyJudging:
-    """The judge runs over a study's items; ``note`` says why pairwise was skipped."""
-
-    pointwise: JudgeReport
-    pairwise: PairwiseReport | None
-    note: str | None = None
-
-    @property
-    def complete(self) -> bool:
-        return self.pointwise.complete and (self.pairwise is None or self.pairwise.complete)
-
-
-async def judge_study_async(
-    store: Store,
-    study: str,
-    judges: Sequence[str],
-    *,
-    models: ModelFactory,
-    options: RunOptions | None = None,
-    prices: PriceTable | None = None,
-    pairwise: bool = False,
-    fans: Corpus | None = None,
-    benchmark: Benchmark | None = None,
-    language: str | None = None,
-    params: GenerationParams | None = None,
-) -> StudyJudging:
-    """Judge (or finish judging) the dialogues a study showed its annotators.
-
-    The study's snapshots are judged, so scores match exactly what people rated. With
-    ``pairwise`` each non-fan item is also compared with the fans' dialogue of its
-    character and scenario: from the study when it includes ``human``, else from ``fans``.
-    Anchor dialogues of the rubric are left out, as in every judge run.
-    """
-    ratings = load_study(store, study)
-    bench = benchmark or load_benchmark(ratings.benchmark)
-    config = ratings.config
-    scope: dict[str, Any] = {
-        "systems": tuple(config["systems"]),
-        "characters": tuple(config["characters"]),
-        "scenarios": tuple(int(s) for s in config["scenarios"]),
-        "language": language,
-        "params": params or GenerationParams(temperature=0.0),
-    }
-    corpus = Corpus(ratings.dialogues.values(), bench)
-    job = JudgeJob(judges=tuple(judges), benchmark=bench, **scope)
-    run: dict[str, Any] = {"models": models, "options": options, "prices": prices}
-    run["run_config"] = {"study": ratings.name}
-    report = await judge_async(job, corpus, store, **run)
-    if not pairwise:
-        return StudyJudging(report, None)
-    pairs = _with_fans(corpus, fans)
-    if not any(d.system == OPPONENT for d in pairs.dialogues):
-        return StudyJudging(report, None, "no fans' dialogues for the study's items")
-    pjob = PairwiseJob(judges=tuple(judges), benchmark=bench, **scope)
-    compared = await judge_pairwise_async(pjob, pairs, store, **run)
-    return StudyJudging(report, compared)
-
-
-def _with_fans(corpus: Corpus, fans: Corpus | None) -> Corpus:
-    """The study's dialogues plus the fans' dialogues of its items it does not hold."""
-    if fans is None:
-        return corpus
-    wanted = {(d.character, d.scenario) for d in corpus.dialogues}
-    extra = [
-        d
-        for d in fans.dialogues
-        if d.system == OPPONENT
-        and (d.character, d.scenario) in wanted
-        and corpus.get(OPPONENT, d.character, d.scenario) is None
-    ]
-    return Corpus([*corpus.dialogues, *extra], corpus.benchmark)
-
-
-def judge_study(store: Store, study: str, judges: Sequence[str], **kwargs: Any) -> StudyJudging:
-    """Synchronous :func:`judge_study_async` (the CLI's entry point)."""
-    return asyncio.run(judge_study_async(store, study, judges, **kwargs))
 
 
 # ---------------------------------------------------------------- calibration

@@ -1,11 +1,12 @@
 """The ``judge`` job: judgments over a corpus on the resumable runner, stored as rows.
 
 Each judge model is its own run (``kind='judge'``), whose identity is the judge, the
-mode, the prompt / repair / rubric hashes, the benchmark hash and the sampling
-parameters — not which systems or how many items this invocation covers — so adding
-systems, raising ``--limit`` or adding a second judge continues finished work instead
-of paying for it again. One unit per judgment; its outcome (scored or unscored) is
-written to ``judgments`` / ``scores`` in the transaction that marks the unit done.
+mode, the prompt / repair / rubric hashes (the rubric as shown: with or without its
+anchor examples), the benchmark hash and the sampling parameters — not which systems or
+how many items this invocation covers — so adding systems, raising ``--limit`` or adding
+a second judge continues finished work instead of paying for it again. One unit per
+judgment; its outcome (scored or unscored) is written to ``judgments`` / ``scores`` in
+the transaction that marks the unit done.
 
 Judgments whose judge never replied (``NO_REPLY``) are retried by the next invocation
 under a fresh unit id derived from the stored failure, so a flaky provider leaves no
@@ -58,6 +59,12 @@ class JudgeJob:
     limit: int | None = None
     include_anchors: bool = False
     """Judge the rubric's anchor dialogues too (normally excluded for every system)."""
+    rubric_examples: bool = True
+    """Show the judge the rubric's anchor examples (see :class:`JudgePrompt`); off saves
+    most of each call's input tokens and makes the run a separate source. The anchor
+    dialogues stay excluded even then (unless ``include_anchors``): the judge never saw
+    them, but scoring them would make the two runs cover different items, and comparing
+    a run without examples with the default run is the point of making one."""
     repairs: int = 2
     params: GenerationParams = field(default_factory=lambda: GenerationParams(temperature=0.0))
 
@@ -66,7 +73,7 @@ class JudgeJob:
         return self.language or self.benchmark.language
 
     def prompt(self) -> JudgePrompt:
-        return JudgePrompt.load(self.judge_language)
+        return JudgePrompt.load(self.judge_language, rubric_examples=self.rubric_examples)
 
     def judge(self, model: str, prompt: JudgePrompt | None = None) -> PointwiseJudge:
         return PointwiseJudge(
@@ -175,6 +182,7 @@ def run_spec(
     full_config = {
         "prompt_sha256": judge.prompt.sha256,
         "rubric_sha256": judge.prompt.rubric.sha256,
+        "rubric_examples": judge.prompt.rubric_examples,
         "repairs": judge.repairs,
         "timeout_s": judge.params.timeout_s,
         **dict(config or {}),

@@ -12,10 +12,11 @@ fake judges (and any later judge format) use to see what a judge was shown.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Self
 
 from chatanime.backends.base import ChatMessage
@@ -29,6 +30,8 @@ CARD_TAG = "character_card_json"
 ANSWERS_TAG = "answers_json"
 JUDGE_PROMPT = "judge"
 REPAIR_PROMPT = "judge-repair"
+NO_EXAMPLES = "no-examples"
+"""Marks the rubric ref of judgments made without the rubric's anchor examples."""
 
 
 def escape_data(payload: Any) -> str:
@@ -135,10 +138,49 @@ class JudgeTexts:
 
 @dataclass(frozen=True)
 class JudgePrompt(JudgeTexts):
-    """The pointwise judge's templates and rubric in one language (all hashed)."""
+    """The pointwise judge's templates and rubric in one language (all hashed).
+
+    ``rubric_examples=False`` leaves the rubric's anchor examples out of the prompt: they
+    are about 4k of a call's ~7.7k input tokens (Chinese; ~3.7k in English), so a cheap
+    pass can do without them. The judge then sees another rubric text, so its judgments
+    are another source: :attr:`rubric_ref` / :attr:`rubric_sha256` (stored with each
+    judgment, hashed into its id and into the run's identity) carry a ``:no-examples``
+    mark, and a run with and one without examples never share a judgment, a run or a
+    report source. Which items are judged is the job's business (the anchor dialogues
+    stay excluded either way, see ``JudgeJob.rubric_examples``).
+    """
 
     PROMPT_ID: ClassVar[str] = JUDGE_PROMPT
     REPAIR_ID: ClassVar[str] = REPAIR_PROMPT
+
+    rubric_examples: bool = True
+    """Embed the rubric's anchor examples (the default, which the rubric was written for)."""
+
+    @classmethod
+    def load(
+        cls, language: str, rubric: Rubric | None = None, *, rubric_examples: bool = True
+    ) -> Self:
+        return replace(super().load(language, rubric), rubric_examples=rubric_examples)
+
+    @property
+    def rubric_ref(self) -> str:
+        """The rubric as shown: its ref, plus ``:no-examples`` when they were left out."""
+        return self.rubric.ref if self.rubric_examples else f"{self.rubric.ref}:{NO_EXAMPLES}"
+
+    @property
+    def rubric_sha256(self) -> str:
+        """The rubric file's sha256, or a hash derived from it when examples are left out.
+
+        With examples it is the file's own hash, so judgments made before this option
+        existed keep their ids (and reruns keep replaying them).
+        """
+        if self.rubric_examples:
+            return self.rubric.sha256
+        return hashlib.sha256(f"{self.rubric.sha256}:{NO_EXAMPLES}".encode()).hexdigest()
+
+    def identity(self) -> dict[str, str]:
+        """As :meth:`JudgeTexts.identity`, naming the rubric as shown (:attr:`rubric_ref`)."""
+        return {**super().identity(), "rubric": self.rubric_ref}
 
     @property
     def language(self) -> str:
@@ -148,7 +190,7 @@ class JudgePrompt(JudgeTexts):
         """The full judge prompt scoring ``rounds`` of ``dialogue``."""
         payload = dialogue_payload(dialogue, card, shown_rounds(rounds))
         return self.template.render(
-            rubric=self.rubric.render_markdown(),
+            rubric=self.rubric.render_markdown(include_examples=self.rubric_examples),
             card_block=data_block(card.model_dump(mode="json"), CARD_TAG),
             dialogue_block=data_block(payload, DIALOGUE_TAG),
             rounds=rounds_text(rounds),

@@ -13,177 +13,70 @@ Two fairness decisions are built into this module (judge-fairness issue):
 * :meth:`Rubric.render_markdown` never names the system an example came from: the
   judge is blind to systems, and provenance would leak a prior ("fans are good").
 
-The metric ids, their order and their dimensions are fixed by docs/architecture.md and
-defined here as constants (:data:`METRICS`, :data:`DIMENSIONS`); a rubric file must use
-exactly those ids, so judge output can always be keyed by them.
+The module is split by domain: :mod:`.rubric_schema` holds the fixed ids (:data:`METRICS`,
+:data:`DIMENSIONS`, fixed by docs/architecture.md) and the file's validated shape,
+:mod:`.rubric_render` the markdown a judge is shown; this module loads, hashes and queries
+a rubric, and re-exports the schema's names so callers import everything from here.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from types import MappingProxyType
-from typing import Literal, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
 from chatanime.errors import DataError
+from chatanime.judge.rubric_render import render_rubric
+from chatanime.judge.rubric_schema import (
+    ANCHOR_SCORES,
+    DIMENSION_IDS,
+    DIMENSION_METRICS,
+    DIMENSIONS,
+    DIVERSITY,
+    METRICS,
+    Dimension,
+    DiversityRubric,
+    Example,
+    ExampleRef,
+    Guidance,
+    Metric,
+    RubricFile,
+    Scale,
+)
 from chatanime.prompts import VersionedData
+
+__all__ = [
+    "ANCHOR_SCORES",
+    "DIMENSIONS",
+    "DIMENSION_IDS",
+    "DIMENSION_METRICS",
+    "DIVERSITY",
+    "LANGUAGES",
+    "METRICS",
+    "AnchorKeyed",
+    "Dimension",
+    "DiversityRubric",
+    "Example",
+    "ExampleRef",
+    "Guidance",
+    "Metric",
+    "Rubric",
+    "RubricFile",
+    "Scale",
+    "exclude_anchor_items",
+    "load_rubric",
+    "parse_rubric",
+]
 
 RUBRICS_PACKAGE = "chatanime.data.rubrics"
 RUBRIC_NAME = "esrp"
 LANGUAGES = ("zh", "en")
-ANCHOR_SCORES = (1, 3, 5)
-DIVERSITY = "diversity"
-
-DIMENSION_METRICS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "basic": ("fluency", "coherency", "consistency"),
-        "roleplay": ("character_knowledge", "speech_style", "behavioral_habit"),
-        "emotional": ("emotional_value", "experience_sharing", "demand_matching"),
-    }
-)
-"""Dimension id -> its three metric ids, both in the architecture's order."""
-
-DIMENSION_IDS: tuple[str, ...] = tuple(DIMENSION_METRICS)
-"""The 3 dimension ids in order."""
-
-METRICS: tuple[str, ...] = tuple(m for ms in DIMENSION_METRICS.values() for m in ms)
-"""The 9 metric ids in order."""
-
-DIMENSIONS: Mapping[str, str] = MappingProxyType(
-    {m: dim for dim, ms in DIMENSION_METRICS.items() for m in ms}
-)
-"""Metric id -> dimension id (iterates in metric order)."""
-
-_SLUG = r"^[a-z][a-z0-9_-]*$"
-_SYSTEM = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Scale(_Frozen):
-    """The Likert scale; fixed at 1..5 because human and judge scores are compared."""
-
-    min: Literal[1]
-    max: Literal[5]
-
-
-class Guidance(_Frozen):
-    """General judging guidance: what must not earn points and what should."""
-
-    do_not_reward: list[str] = Field(min_length=1)
-    do_reward: list[str] = Field(min_length=1)
-
-
-class Dimension(_Frozen):
-    id: str
-    name: str = Field(min_length=1)
-    description: str = Field(min_length=1)
-
-
-class ExampleRef(_Frozen):
-    """Where an anchor example comes from in the release."""
-
-    system: str = Field(pattern=_SYSTEM)
-    character: str = Field(pattern=_SLUG)
-    scenario: int = Field(ge=1)
-    round: Literal[1, 2]
-
-
-class Example(_Frozen):
-    """One anchor example: a real answer (``ref``) or a constructed counter-example."""
-
-    score: Literal[1, 3, 5]
-    ref: ExampleRef | None
-    constructed: bool = False
-    text: str = Field(min_length=1)
-    translation: str | None = None
-    note: str = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _ref_or_constructed(self) -> Example:
-        if (self.ref is None) != self.constructed:
-            raise ValueError("an example needs a ref, or ref: null with constructed: true")
-        return self
-
-
-class _Anchored(_Frozen):
-    name: str = Field(min_length=1)
-    measures: str = Field(min_length=1)
-    anchors: dict[int, str]
-
-    @field_validator("anchors")
-    @classmethod
-    def _anchor_keys(cls, anchors: dict[int, str]) -> dict[int, str]:
-        if sorted(anchors) != list(ANCHOR_SCORES):
-            raise ValueError(
-                f"anchors must be exactly {list(ANCHOR_SCORES)}, got {sorted(anchors)}"
-            )
-        if any(not text.strip() for text in anchors.values()):
-            raise ValueError("anchor texts must not be empty")
-        return anchors
-
-
-class Metric(_Anchored):
-    id: str
-    dimension: str
-    examples: list[Example] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _known_id_and_dimension(self) -> Metric:
-        if self.id not in DIMENSIONS:
-            raise ValueError(f"unknown metric id {self.id!r}; expected one of {list(METRICS)}")
-        if self.dimension != DIMENSIONS[self.id]:
-            raise ValueError(
-                f"metric {self.id!r} belongs to dimension {DIMENSIONS[self.id]!r}, "
-                f"not {self.dimension!r}"
-            )
-        return self
-
-
-class DiversityRubric(_Anchored):
-    """Anchors for rating a set of one system's answers for one character."""
-
-
-class RubricFile(_Frozen):
-    """The schema of ``data/rubrics/<id>.<language>.yaml``."""
-
-    id: str = Field(pattern=_SLUG)
-    version: int = Field(ge=1)
-    language: Literal["zh", "en"]
-    scale: Scale
-    guidance: Guidance
-    dimensions: list[Dimension]
-    metrics: list[Metric]
-    diversity: DiversityRubric
-
-    @field_validator("dimensions")
-    @classmethod
-    def _dimension_ids(cls, dims: list[Dimension]) -> list[Dimension]:
-        ids = [d.id for d in dims]
-        if sorted(ids) != sorted(DIMENSION_IDS):
-            raise ValueError(f"dimension ids must be exactly {list(DIMENSION_IDS)}, got {ids}")
-        return dims
-
-    @field_validator("metrics")
-    @classmethod
-    def _metric_ids(cls, metrics: list[Metric]) -> list[Metric]:
-        ids = [m.id for m in metrics]
-        if sorted(ids) != sorted(METRICS):
-            missing = sorted(set(METRICS) - set(ids))
-            unknown = sorted(set(ids) - set(METRICS))
-            raise ValueError(
-                f"metric ids must be exactly the 9 ESRP metrics (missing {missing}, "
-                f"unknown {unknown}, {len(ids)} given)"
-            )
-        return metrics
 
 
 class AnchorKeyed(Protocol):
@@ -200,38 +93,6 @@ class AnchorKeyed(Protocol):
 
 
 ItemT = TypeVar("ItemT", bound=AnchorKeyed)
-
-_LABELS: dict[str, dict[str, str]] = {
-    "zh": {
-        "title": "ESRP 评分标准",
-        "scale": "每项指标打 {min}–{max} 的整数分；锚点描述 1、3、5 分，2 和 4 介于其间。",
-        "principles": "评分原则",
-        "do_not": "不要奖励：",
-        "do": "应当奖励：",
-        "measures": "衡量",
-        "score": "{score} 分",
-        "examples": "示例",
-        "round": "第 {round} 轮",
-        "constructed": "构造反例",
-        "translation": "译文",
-        "sep": "：",
-    },
-    "en": {
-        "title": "ESRP rubric",
-        "scale": "Score each metric with an integer {min}-{max}; anchors describe 1, 3 and 5, "
-        "2 and 4 lie between.",
-        "principles": "Judging principles",
-        "do_not": "Do not reward:",
-        "do": "Do reward:",
-        "measures": "Measures",
-        "score": "{score}",
-        "examples": "Examples",
-        "round": "round {round}",
-        "constructed": "constructed",
-        "translation": "translation",
-        "sep": ": ",
-    },
-}
 
 
 class Rubric(VersionedData[RubricFile]):
@@ -289,62 +150,14 @@ class Rubric(VersionedData[RubricFile]):
         include_translations: bool = False,
         include_diversity: bool = False,
     ) -> str:
-        """The compact rubric text a judge prompt embeds.
-
-        Examples are shown with their score, round and note but never their system, so
-        the judge stays blind. Translations and the diversity rubric are opt-in: the
-        pointwise judge is sent this text on every call.
-        """
-        lab = _LABELS[self.language]
-        lines = [
-            f"# {lab['title']} ({self.ref})",
-            lab["scale"].format(**self.spec.scale.model_dump()),
-        ]
-        lines += ["", f"## {lab['principles']}", lab["do_not"]]
-        lines += [f"- {item}" for item in self.spec.guidance.do_not_reward]
-        lines += [lab["do"]] + [f"- {item}" for item in self.spec.guidance.do_reward]
-        for dim_id in DIMENSION_IDS:
-            dim = self._dimensions[dim_id]
-            lines += ["", f"## {dim.name} ({dim.id}){lab['sep']}{dim.description}"]
-            for metric_id in DIMENSION_METRICS[dim_id]:
-                lines += self._render_metric(
-                    self._metrics[metric_id], include_examples, include_translations
-                )
-        if include_diversity:
-            div = self.spec.diversity
-            lines += [
-                "",
-                f"## {div.name} ({DIVERSITY})",
-                f"{lab['measures']}{lab['sep']}{div.measures}",
-            ]
-            lines += _render_anchors(div.anchors, lab)
-        return "\n".join(lines)
-
-    def _render_metric(self, metric: Metric, with_examples: bool, translations: bool) -> list[str]:
-        lab = _LABELS[self.language]
-        lines = [
-            "",
-            f"### {metric.name} ({metric.id})",
-            f"{lab['measures']}{lab['sep']}{metric.measures}",
-        ]
-        lines += _render_anchors(metric.anchors, lab)
-        if not with_examples or not metric.examples:
-            return lines
-        lines.append(f"{lab['examples']}{lab['sep']}".rstrip())
-        for ex in sorted(metric.examples, key=lambda e: -e.score):
-            where = (
-                lab["constructed"] if ex.ref is None else lab["round"].format(round=ex.ref.round)
-            )
-            lines.append(
-                f"- [{lab['score'].format(score=ex.score)} | {where}] 「{ex.text}」 — {ex.note}"
-            )
-            if translations and ex.translation:
-                lines.append(f"  ({lab['translation']}{lab['sep']}{ex.translation})")
-        return lines
-
-
-def _render_anchors(anchors: Mapping[int, str], lab: Mapping[str, str]) -> list[str]:
-    return [f"- {lab['score'].format(score=s)}{lab['sep']}{anchors[s]}" for s in ANCHOR_SCORES]
+        """The compact rubric text a judge prompt embeds (see :mod:`.rubric_render`)."""
+        return render_rubric(
+            self.spec,
+            self.ref,
+            include_examples=include_examples,
+            include_translations=include_translations,
+            include_diversity=include_diversity,
+        )
 
 
 def _error_field(exc: ValidationError) -> str:
