@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from chatanime.annotate.ratings import (
     RatingError,
+    RatingRecord,
     count_ratings,
     parse_values,
     rating_records,
@@ -127,3 +128,31 @@ def test_export_csv_and_jsonl(store: Store) -> None:
     write_ratings(records, out, "jsonl")
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
     assert len(lines) == 18 and all(x["value"] == 5 and x["study"] == "pilot" for x in lines)
+
+
+def test_records_come_in_item_annotator_metric_order_with_their_comments(store: Store) -> None:
+    created = make_study(store, ("alice", "bob"), overlap=2, diversity_sets=1)
+    for k, invite in enumerate(created.invites):
+        with store.engine.connect() as conn:
+            who = annotator_for_token(conn, invite.token)
+            assert who is not None
+            tasks = [task_at(conn, who, p) for p in range(1, who.total + 1)]
+        for task in tasks:
+            assert task is not None
+            values = {m: 1 + (i + k) % 5 for i, m in enumerate(task_metrics(task.kind, who.config))}
+            comment = "看过了" if task.position == 1 else ""
+            save_ratings(store.engine, who.id, task.position, task.item_id, values, comment)
+    records = rating_records(store, created.study_id)  # by id as well as by name
+    per_annotator = 3 * 2 * (3 * len(METRICS) + 1)  # systems x characters x (dialogues + 1 set)
+    assert len(records) == 2 * per_annotator
+    assert {r.study for r in records} == {"pilot"}
+
+    def key(r: RatingRecord) -> tuple[object, ...]:
+        return (r.system, r.character, r.kind, r.scenario or 0, r.set_index or 0, r.annotator,
+                r.metric)  # fmt: skip
+
+    assert [key(r) for r in records] == sorted(key(r) for r in records)
+    assert {r.comment for r in records if r.position == 1} == {"看过了"}
+    assert {r.comment for r in records if r.position != 1} == {""}
+    assert all(isinstance(r.value, int) and 1 <= r.value <= 5 for r in records)
+    assert {r.kind for r in records if r.scenario is None} == {"diversity"}

@@ -92,6 +92,23 @@ def test_heatmap_cells_colours_and_tooltips() -> None:
     assert "路飞" in ET.tostring(root, encoding="unicode")
 
 
+def test_heatmap_labels_swatches_and_readable_ink() -> None:
+    columns = [("luffy", "蒙奇·D·路飞（海贼王）"), ("violet", "薇尔莉特·伊芙加登")]
+    values = {("human", "luffy"): (5.0, 2), ("<b>beta</b>", "luffy"): (1.0, 2)}
+    colours = {"human": charts.HUMAN_COLOUR, "<b>beta</b>": "#123456"}
+    root = parse(charts.heatmap(["human", "<b>beta</b>"], columns, values, colours, title="h"))
+    texts = {t.text: t for t in root.findall(".//s:text", NS)}
+    column = texts["蒙奇·D·路飞"]  # the parenthetical dropped; long names cut with an ellipsis
+    assert "rotate(-45" in column.get("transform", "") and "薇尔莉特·伊芙…" in texts
+    assert texts["human"].get("font-weight") == "700"
+    assert texts["<b>beta</b>"].get("font-weight") == "normal"  # escaped, still text
+    swatches = {r.get("fill") for r in root.findall(".//s:rect", NS) if r.get("width") == "8"}
+    assert swatches == {charts.HUMAN_COLOUR, "#123456"}
+    cells = [g for g in root.iter() if g.get("class") == "cell"]
+    ink = {g.find("s:text", NS).text: g.find("s:text", NS).get("fill") for g in cells}
+    assert ink["5.00"] == "#ffffff" and ink["1.00"] == charts.INK  # readable on dark and light
+
+
 def test_interval_bars_place_means_and_whiskers() -> None:
     iv = {
         ("human", "overall"): bars.Interval(3.0, 2.8, 3.2, 100),

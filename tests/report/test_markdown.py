@@ -8,6 +8,8 @@ from chatanime.corpus import Corpus
 from chatanime.report.build import Report, build_report
 from chatanime.report.charts import fmt
 from chatanime.report.markdown import render_markdown, table
+from chatanime.store import Store
+from tests.report.support import insert_judge_scores
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def tables(text: str) -> list[list[list[str]]]:
         elif current:
             out.append(current)
             current = []
-    return out
+    return [*out, current] if current else out
 
 
 def test_tables_are_rectangular(md: str) -> None:
@@ -74,3 +76,27 @@ def test_fresh_report_markdown(small_corpus: Corpus) -> None:
     md = render_markdown(build_report(small_corpus, None, n_boot=20, diversity=False))
     assert "Leaderboard" not in md
     assert "No judge scores" in md and "_Not available (see the notes)._" in md
+
+
+def test_style_coefficients_follow_the_controlled_ranking(md: str, judged_report: Report) -> None:
+    board = judged_report.boards[0]
+    assert board.style is not None
+    features = board.style.results["overall"].features
+    section = md.split(f"## Leaderboard — `{board.source}`")[1].split("\n## ")[0]
+    after = section.split("### Style-controlled ranking (overall)")[1]
+    style_table = next(t for t in tables(after) if t[0][0] == "Style feature")
+    assert [row[0] for row in style_table[1:]] == [f.name for f in features]
+    assert style_table[1][2] == f"{features[0].per_unit:+.4f}"
+
+
+def test_without_the_fans_there_is_no_fans_column_or_comparison(
+    small_corpus: Corpus, empty_store: Store
+) -> None:
+    corpus = small_corpus.filter(systems=["gpt-4.1", "deepseek-v3", "qwen-max"])
+    insert_judge_scores(empty_store, corpus, "fake/judge-a", offsets={"qwen-max": 1.0})
+    md = render_markdown(build_report(corpus, empty_store, n_boot=20, diversity=False))
+    assert "## Leaderboard — `judge:fake/judge-a`" in md
+    ranking = next(t for t in tables(md) if t[0][:2] == ["Rank", "System"])
+    assert ranking[0][-1] == "Items (unscored)" and len(ranking) == 4
+    assert "Δ vs fans" not in md and "### Against the fans" not in md
+    assert "### Per metric (means)" in md and "### System against system" not in md

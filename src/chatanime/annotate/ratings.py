@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, Row, Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from chatanime.annotate import ensure_schema
@@ -145,56 +145,64 @@ def rating_records(store: Store | Engine, study: str) -> list[RatingRecord]:
     ensure_schema(engine)
     with engine.connect() as conn:
         st = find_study(conn, study)
-        rows = conn.execute(
-            select(
-                items.c.id.label("item_id"),
-                items.c.kind,
-                items.c.system,
-                items.c.character,
-                items.c.scenario,
-                items.c.set_index,
-                annotators.c.name.label("annotator"),
-                assignments.c.position,
-                assignments.c.comment,
-                ratings.c.metric,
-                ratings.c.value,
-                ratings.c.created_at,
-                ratings.c.updated_at,
-            )
-            .select_from(ratings)
-            .join(assignments, assignments.c.id == ratings.c.assignment_id)
-            .join(items, items.c.id == assignments.c.item_id)
-            .join(annotators, annotators.c.id == assignments.c.annotator_id)
-            .where(assignments.c.study_id == st.id)
-            .order_by(
-                items.c.system,
-                items.c.character,
-                items.c.kind,
-                items.c.scenario,
-                items.c.set_index,
-                annotators.c.name,
-                ratings.c.metric,
-            )
-        ).all()
-    return [
-        RatingRecord(
-            st.name,
-            r.item_id,
-            r.kind,
-            r.system,
-            r.character,
-            r.scenario,
-            r.set_index,
-            r.annotator,
-            r.position,
-            r.metric,
-            int(r.value),
-            r.comment or "",
-            r.created_at,
-            r.updated_at,
+        rows = conn.execute(_ratings_query(st.id)).all()
+    return [_record(st.name, r) for r in rows]
+
+
+def _ratings_query(study_id: str) -> Select[Any]:
+    """One row per rating with its item and annotator, ordered by item, annotator and metric,
+    so two exports of the same ratings list them in the same order (diffable)."""
+    return (
+        select(
+            items.c.id.label("item_id"),
+            items.c.kind,
+            items.c.system,
+            items.c.character,
+            items.c.scenario,
+            items.c.set_index,
+            annotators.c.name.label("annotator"),
+            assignments.c.position,
+            assignments.c.comment,
+            ratings.c.metric,
+            ratings.c.value,
+            ratings.c.created_at,
+            ratings.c.updated_at,
         )
-        for r in rows
-    ]
+        .select_from(ratings)
+        .join(assignments, assignments.c.id == ratings.c.assignment_id)
+        .join(items, items.c.id == assignments.c.item_id)
+        .join(annotators, annotators.c.id == assignments.c.annotator_id)
+        .where(assignments.c.study_id == study_id)
+        .order_by(
+            items.c.system,
+            items.c.character,
+            items.c.kind,
+            items.c.scenario,
+            items.c.set_index,
+            annotators.c.name,
+            ratings.c.metric,
+        )
+    )
+
+
+def _record(study_name: str, r: Row[Any]) -> RatingRecord:
+    """A query row as an export record (no comment is exported as an empty string)."""
+    return RatingRecord(
+        study_name,
+        r.item_id,
+        r.kind,
+        r.system,
+        r.character,
+        r.scenario,
+        r.set_index,
+        r.annotator,
+        r.position,
+        r.metric,
+        int(r.value),
+        r.comment or "",
+        r.created_at,
+        r.updated_at,
+    )
 
 
 def write_ratings(records: Sequence[RatingRecord], out: TextIO, fmt: str) -> int:

@@ -7,7 +7,7 @@ import math
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,37 +20,55 @@ from chatanime.cli.options import (
     comma_list,
     web_app_store,
 )
-from chatanime.errors import DataError
+
+if TYPE_CHECKING:
+    from chatanime.annotate.study import CreatedStudy
 
 console = Console()
 
 StudyOpt = Annotated[str, typer.Option("--study", help="Study id or name.")]
 
 
+# create-study's options, named once so the command's signature stays readable.
+NameOpt = Annotated[str, typer.Option("--name", help="A unique study name, e.g. pilot.")]
+SystemsOpt = Annotated[str, typer.Option(help="Comma-separated systems, e.g. human,gpt-4.1.")]
+CharactersOpt = Annotated[str, typer.Option(help="Comma-separated character slugs or names.")]
+ScenariosOpt = Annotated[str, typer.Option(help="Scenario ids and ranges, e.g. 1-10,15.")]
+AnnotatorsOpt = Annotated[str, typer.Option(help="Comma-separated annotator names.")]
+OverlapOpt = Annotated[int, typer.Option(help="Annotators per item (>= 2 for agreement).")]
+DiversitySetsOpt = Annotated[
+    int, typer.Option(help="Diversity sets per (system, character); 0 for none.")
+]
+DiversityNOpt = Annotated[int, typer.Option(help="Answers per diversity set.")]
+LanguageOpt = Annotated[
+    str | None,
+    typer.Option(help="Rubric, cards and interface: zh or en (default: the benchmark's)."),
+]
+SeedOpt = Annotated[int | None, typer.Option(help="Seed for assignment and order.")]
+ReleaseOpt = Annotated[
+    Path | None, typer.Option("--data", help="Release folder (else $CHATANIME_DATA, cache).")
+]
+RatedExtraOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--extra", help="A system file to rate (e.g. runs/my-bot.json); repeatable."),
+]
+BenchmarkOpt = Annotated[str, typer.Option(help="Benchmark name or folder.")]
+
+
 def create_study_cmd(
-    name: Annotated[str, typer.Option("--name", help="A unique study name, e.g. pilot.")],
-    systems: Annotated[str, typer.Option(help="Comma-separated systems, e.g. human,gpt-4.1.")],
-    characters: Annotated[str, typer.Option(help="Comma-separated character slugs or names.")],
-    scenarios: Annotated[str, typer.Option(help="Scenario ids and ranges, e.g. 1-10,15.")],
-    annotators: Annotated[str, typer.Option(help="Comma-separated annotator names.")],
-    overlap: Annotated[int, typer.Option(help="Annotators per item (>= 2 for agreement).")] = 2,
-    diversity_sets: Annotated[
-        int, typer.Option(help="Diversity sets per (system, character); 0 for none.")
-    ] = 0,
-    diversity_n: Annotated[int, typer.Option(help="Answers per diversity set.")] = 5,
-    language: Annotated[
-        str | None,
-        typer.Option(help="Rubric, cards and interface: zh or en (default: the benchmark's)."),
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for assignment and order.")] = None,
-    data: Annotated[
-        Path | None, typer.Option("--data", help="Release folder (else $CHATANIME_DATA, cache).")
-    ] = None,
-    extra: Annotated[
-        list[Path] | None,
-        typer.Option("--extra", help="A system file to rate (e.g. runs/my-bot.json); repeatable."),
-    ] = None,
-    benchmark: Annotated[str, typer.Option(help="Benchmark name or folder.")] = "chatanime",
+    name: NameOpt,
+    systems: SystemsOpt,
+    characters: CharactersOpt,
+    scenarios: ScenariosOpt,
+    annotators: AnnotatorsOpt,
+    overlap: OverlapOpt = 2,
+    diversity_sets: DiversitySetsOpt = 0,
+    diversity_n: DiversityNOpt = 5,
+    language: LanguageOpt = None,
+    seed: SeedOpt = None,
+    data: ReleaseOpt = None,
+    extra: RatedExtraOpt = None,
+    benchmark: BenchmarkOpt = "chatanime",
     store: StoreOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE,
 ) -> None:
@@ -59,35 +77,28 @@ def create_study_cmd(
     The corpus is the release for ``chatanime``; for any other benchmark it is the
     ``--extra`` system files (plus ``--data`` when given), as in every other command.
     """
-    from chatanime.annotate.collect_study import resolve_character
-    from chatanime.annotate.study import StudySpec, create_study, parse_scenarios
+    from chatanime.annotate.study_specs import create_rating_study, rating_study_spec
     from chatanime.corpus import load_corpus
 
     corpus = load_corpus(data, extra=extra or [], benchmark=benchmark)
-    bench = corpus.benchmark
-    wanted = comma_list(systems)
-    unknown = [s for s in wanted if s not in corpus.systems]
-    if unknown:
-        known = ", ".join(corpus.systems) or "none (add system files with --extra FILE)"
-        raise DataError(f"unknown system {unknown[0]!r}; systems: {known}")
-    spec = StudySpec(
+    spec = rating_study_spec(
+        corpus,
         name=name,
-        systems=wanted,
-        characters=tuple(resolve_character(bench, c).slug for c in comma_list(characters)),
-        scenarios=parse_scenarios(scenarios),
-        annotators=comma_list(annotators),
+        systems=systems,
+        characters=characters,
+        scenarios=scenarios,
+        annotators=annotators,
         overlap=overlap,
         diversity_sets=diversity_sets,
         diversity_n=diversity_n,
-        language=language or bench.language,
+        language=language,
         seed=seed,
-        benchmark=bench.name,
-        cards=bench.characters,
     )
-    selection = corpus.filter(
-        systems=spec.systems, characters=spec.characters, scenarios=spec.scenarios
-    )
-    created = create_study(web_app_store(store), spec, selection.dialogues)
+    _print_created(create_rating_study(web_app_store(store), corpus, spec), base_url)
+
+
+def _print_created(created: CreatedStudy, base_url: str) -> None:
+    """The new study, its invite links and admin token: the only time the tokens are shown."""
     console.print(
         f"Study [bold]{created.name}[/] ({created.study_id}): {created.n_items} items, "
         f"{created.n_assignments} assignments."

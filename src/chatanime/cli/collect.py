@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,84 +17,94 @@ from chatanime.cli.options import (
     web_app_store,
 )
 
+if TYPE_CHECKING:
+    from chatanime.annotate.collect_study import CollectSpec, CreatedCollection
+
 console = Console()
 
 StudyOpt = Annotated[str, typer.Option("--study", help="Collection study id or name.")]
 
 
+# create-study's options, named once so the command's signature stays readable.
+NameOpt = Annotated[str, typer.Option("--name", help="Unique study name; also the system name.")]
+UserSimOpt = Annotated[
+    str, typer.Option("--user-sim", help="User-simulator model for round 2 (provider/model).")
+]
+CharactersOpt = Annotated[str, typer.Option(help="Comma-separated character slugs or names.")]
+ScenariosOpt = Annotated[
+    str | None, typer.Option(help="Scenario ids and ranges, e.g. 1-10 (default: all).")
+]
+BenchmarkOpt = Annotated[str, typer.Option(help="Benchmark name or folder.")]
+PerCharacterOpt = Annotated[
+    int, typer.Option(help="Respondents per character; they share its scenarios.")
+]
+RespondentsOpt = Annotated[
+    str,
+    typer.Option(
+        help="name:character pairs (a bare name is assigned a character); "
+        "default: <character>-1, <character>-2, ..."
+    ),
+]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Answer limit (characters in Chinese, words in English; default: the benchmark's)."
+    ),
+]
+MinLengthOpt = Annotated[int, typer.Option(help="Shortest accepted answer.")]
+QuizOpt = Annotated[
+    Path | None, typer.Option(help="Screening quiz (YAML, canon questions per character).")
+]
+SimAttemptsOpt = Annotated[int, typer.Option(help="Simulator attempts when a turn is rejected.")]
+SimTimeoutOpt = Annotated[float, typer.Option(help="Seconds per simulator call.")]
+SeedOpt = Annotated[int | None, typer.Option(help="Seed for dealing scenarios.")]
+
+
 def create_study_cmd(
-    name: Annotated[str, typer.Option("--name", help="Unique study name; also the system name.")],
-    user_sim: Annotated[
-        str, typer.Option("--user-sim", help="User-simulator model for round 2 (provider/model).")
-    ],
-    characters: Annotated[str, typer.Option(help="Comma-separated character slugs or names.")],
-    scenarios: Annotated[
-        str | None, typer.Option(help="Scenario ids and ranges, e.g. 1-10 (default: all).")
-    ] = None,
-    benchmark: Annotated[str, typer.Option(help="Benchmark name or folder.")] = "chatanime",
-    respondents_per_character: Annotated[
-        int, typer.Option(help="Respondents per character; they share its scenarios.")
-    ] = 1,
-    respondents: Annotated[
-        str,
-        typer.Option(
-            help="name:character pairs (a bare name is assigned a character); "
-            "default: <character>-1, <character>-2, ..."
-        ),
-    ] = "",
-    limit: Annotated[
-        int | None,
-        typer.Option(
-            help="Answer limit (characters in Chinese, words in English; default: the benchmark's)."
-        ),
-    ] = None,
-    min_length: Annotated[int, typer.Option(help="Shortest accepted answer.")] = 5,
-    quiz: Annotated[
-        Path | None, typer.Option(help="Screening quiz (YAML, canon questions per character).")
-    ] = None,
-    user_sim_attempts: Annotated[
-        int, typer.Option(help="Simulator attempts when a turn is rejected.")
-    ] = 3,
-    user_sim_timeout: Annotated[float, typer.Option(help="Seconds per simulator call.")] = 30.0,
-    seed: Annotated[int | None, typer.Option(help="Seed for dealing scenarios.")] = None,
+    name: NameOpt,
+    user_sim: UserSimOpt,
+    characters: CharactersOpt,
+    scenarios: ScenariosOpt = None,
+    benchmark: BenchmarkOpt = "chatanime",
+    respondents_per_character: PerCharacterOpt = 1,
+    respondents: RespondentsOpt = "",
+    limit: LimitOpt = None,
+    min_length: MinLengthOpt = 5,
+    quiz: QuizOpt = None,
+    user_sim_attempts: SimAttemptsOpt = 3,
+    user_sim_timeout: SimTimeoutOpt = 30.0,
+    seed: SeedOpt = None,
     store: StoreOpt = None,
     base_url: BaseUrlOpt = DEFAULT_BASE,
 ) -> None:
     """Create a collection study and print each respondent's secret link once."""
-    from chatanime.annotate.collect_quiz import load_quiz
-    from chatanime.annotate.collect_study import (
-        CollectSpec,
-        SimulatorSettings,
-        create_collection,
-        parse_respondents,
-        resolve_character,
-    )
-    from chatanime.annotate.study import parse_scenarios
-    from chatanime.benchmark import load_benchmark
+    from chatanime.annotate.collect_study import create_collection
+    from chatanime.annotate.study_specs import collection_spec
 
-    bench = load_benchmark(benchmark)
-    slugs = tuple(resolve_character(bench, c).slug for c in comma_list(characters))
-    ids = parse_scenarios(scenarios) if scenarios else tuple(s.id for s in bench.scenarios)
-    spec = CollectSpec(
+    spec = collection_spec(
+        benchmark,
         name=name,
-        benchmark=bench,
-        characters=slugs,
-        scenarios=ids,
-        simulator=SimulatorSettings(
-            user_sim, attempts=user_sim_attempts, timeout_s=user_sim_timeout
-        ),
-        respondents=parse_respondents(respondents),
+        user_sim=user_sim,
+        characters=characters,
+        scenarios=scenarios,
+        respondents=respondents,
         per_character=respondents_per_character,
         limit=limit,
         min_length=min_length,
-        quiz=load_quiz(quiz, dict.fromkeys(slugs)) if quiz else None,
+        quiz=quiz,
+        user_sim_attempts=user_sim_attempts,
+        user_sim_timeout=user_sim_timeout,
         seed=seed,
     )
-    created = create_collection(web_app_store(store), spec)
+    _print_created(create_collection(web_app_store(store), spec), spec, base_url)
+
+
+def _print_created(created: CreatedCollection, spec: CollectSpec, base_url: str) -> None:
+    """The new study, its respondent links and admin token: the only time tokens are shown."""
     console.print(
         f"Collection study [bold]{created.name}[/] ({created.study_id}): "
         f"{len(created.invites)} respondents, {created.n_dialogues} dialogues, "
-        f"limit {spec.answer_limit}, user simulator {user_sim}.",
+        f"limit {spec.answer_limit}, user simulator {spec.simulator.model}.",
         soft_wrap=True,
     )
     _print_links(created.invites, base_url)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from chatanime.annotate.study_specs import parse_names
+
 if TYPE_CHECKING:
     from chatanime.runner import RateLimit
     from chatanime.store import Store
@@ -49,9 +51,8 @@ PricesOpt = Annotated[Path | None, typer.Option("--prices", help="Price override
 RunStoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL or SQLite path.")]
 
 
-def comma_list(text: str) -> tuple[str, ...]:
-    """``"a, b,,c"`` -> ``("a", "b", "c")``."""
-    return tuple(x.strip() for x in text.split(",") if x.strip())
+comma_list = parse_names
+"""``"a, b,,c"`` -> ``("a", "b", "c")`` (the library's parser, under the CLI's name)."""
 
 
 def rate_limits(rpm: float | None, tpm: float | None) -> dict[str, RateLimit]:

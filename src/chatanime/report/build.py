@@ -306,6 +306,11 @@ def _add_store_sections(
     seed: int,
     notes: list[Note],
 ) -> None:
+    """Every section that reads the store, each attempted on its own (a failure is a note).
+
+    The judge rows are read once and shared by calibration, the leaderboards and the bias
+    checks; calibration runs first because its calibrated scores are sources of their own.
+    """
     bench = corpus.benchmark.name
     read = attempt(
         notes, "judge scores", lambda: read_judgments(store, benchmark=bench, judges=judges)
@@ -315,6 +320,31 @@ def _add_store_sections(
     scores = collect_scores(
         store, benchmark=bench, judges=judges, notes=notes, stored=stored, calibrated=calibrated
     )
+    _add_boards(report, corpus, scores, per_answer, seed, notes)
+    summary = attempt(
+        notes, "pairwise vs fans", lambda: _vs_fans(store, bench, judges, report, seed)
+    )
+    if summary is not None and summary.cells:
+        report.pairwise = summary
+    if report.judge_boards:
+        report.bias = attempt(
+            notes, "judge bias checks", lambda: _bias(corpus, store, judges, stored)
+        )
+    _add_judged_diversity(report, store, bench, judges, seed, notes)
+    if not judges:  # a report restricted to some judges leaves human ratings out
+        _add_studies(report, store, seed, notes)
+
+
+def _add_boards(
+    report: Report,
+    corpus: Corpus,
+    scores: pd.DataFrame,
+    per_answer: pd.DataFrame,
+    seed: int,
+    notes: list[Note],
+) -> None:
+    """One leaderboard per score source; systems that only the store knows (scored but not
+    in the corpus) join the display order after the corpus's, so every board has a colour."""
     if not scores.empty:
         features = item_features(per_answer)
         boards = attempt(
@@ -333,15 +363,17 @@ def _add_store_sections(
         report.boards = boards or []
     known = set(report.systems)
     report.systems += sorted({s for b in report.boards for s in b.board.systems} - known)
-    summary = attempt(
-        notes, "pairwise vs fans", lambda: _vs_fans(store, bench, judges, report, seed)
-    )
-    if summary is not None and summary.cells:
-        report.pairwise = summary
-    if report.judge_boards:
-        report.bias = attempt(
-            notes, "judge bias checks", lambda: _bias(corpus, store, judges, stored)
-        )
+
+
+def _add_judged_diversity(
+    report: Report,
+    store: Store,
+    bench: str,
+    judges: Sequence[str] | None,
+    seed: int,
+    notes: list[Note],
+) -> None:
+    """Diversity as an LLM judge rated it, summarised per judge (absent when none exists)."""
     rated = attempt(
         notes,
         "judged diversity",
@@ -349,11 +381,14 @@ def _add_store_sections(
     )
     if rated is not None and not rated.empty:
         report.judged_diversity = summarise_judged_diversity(rated, n_boot=report.n_boot, seed=seed)
-    if not judges:
-        from chatanime.report.human import study_analyses
 
-        studies = attempt(notes, "human studies", lambda: study_analyses(store, seed=seed))
-        report.studies = studies or []
+
+def _add_studies(report: Report, store: Store, seed: int, notes: list[Note]) -> None:
+    """Agreement and judge-vs-human analyses of every rating study in the store."""
+    from chatanime.report.human import study_analyses
+
+    studies = attempt(notes, "human studies", lambda: study_analyses(store, seed=seed))
+    report.studies = studies or []
 
 
 def is_finite(x: float) -> bool:

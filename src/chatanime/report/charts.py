@@ -270,6 +270,10 @@ def is_dark(colour: str) -> bool:
     return 0.299 * r + 0.587 * g + 0.114 * b < 140
 
 
+# Heatmap geometry (px): cell size, and the margins the row and rotated column labels need.
+HEAT_CELL_W, HEAT_CELL_H, HEAT_LEFT, HEAT_TOP = 46.0, 26.0, 170.0, 100.0
+
+
 def heatmap(
     rows: Sequence[str],
     columns: Sequence[tuple[str, str]],
@@ -281,62 +285,77 @@ def heatmap(
 ) -> Markup:
     """Systems x characters, cell = mean score (with n in the tooltip); shared colour legend.
 
-    ``columns`` are (slug, display name); ``values[(system, slug)] = (mean, n)``.
+    ``columns`` are (slug, display name); ``values[(system, slug)] = (mean, n)``. The colour
+    scale spans the finite means shown, so small differences between systems stay visible.
     """
-    cell_w, cell_h, left, top = 46.0, 26.0, 170.0, 100.0
-    width = left + cell_w * len(columns) + 70
-    height = top + cell_h * len(rows) + 64
+    width = HEAT_LEFT + HEAT_CELL_W * len(columns) + 70
+    height = HEAT_TOP + HEAT_CELL_H * len(rows) + 64
     finite = [m for m, _ in values.values() if math.isfinite(m)]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
-    parts = []
-    for j, (_, name) in enumerate(columns):
-        x = left + cell_w * (j + 0.5)
-        parts.append(
-            text(
-                x,
-                top - 8,
-                short_name(name),
-                size=11,
-                anchor="start",
-                cls="cjk",
-                extra=f' transform="rotate(-45 {x:.1f} {top - 8:.1f})"',
-            )
-        )
+    parts = [_heatmap_column_label(j, name) for j, (_, name) in enumerate(columns)]
     for i, system in enumerate(rows):
-        y = top + cell_h * i
-        weight = "700" if system == HUMAN else "normal"
-        parts.append(
-            f'<rect x="{left - 14:.1f}" y="{y + 9:.1f}" width="8" height="8" rx="2" '
-            f'fill="{colours.get(system, MUTED)}"/>'
-        )
-        parts.append(text(left - 20, y + cell_h / 2 + 4, system, anchor="end", weight=weight))
+        y = HEAT_TOP + HEAT_CELL_H * i
+        parts.append(_heatmap_row_label(system, y, colours.get(system, MUTED)))
         for j, (slug, name) in enumerate(columns):
             mean, n = values.get((system, slug), (math.nan, 0))
-            x = left + cell_w * j
-            fill = (
-                colour_at((mean - lo) / (hi - lo) if hi > lo else 0.5)
-                if math.isfinite(mean)
-                else "#ffffff"
-            )
-            ink = "#ffffff" if math.isfinite(mean) and is_dark(fill) else INK
-            parts.append(
-                f'<g class="cell" data-system="{escape(system)}">'
-                f'<rect x="{x + 1:.1f}" y="{y + 1:.1f}" width="{cell_w - 2:.1f}" '
-                f'height="{cell_h - 2:.1f}" rx="3" fill="{fill}" stroke="{GRID}" stroke-width=".5">'
-                f"{tip(f'{system} · {name}: {fmt(mean)} (n={n})')}</rect>"
-                + text(
-                    x + cell_w / 2,
-                    y + cell_h / 2 + 4,
-                    fmt(mean),
-                    anchor="middle",
-                    size=10.5,
-                    fill=ink,
-                    extra=' pointer-events="none"',
-                )
-                + "</g>"
-            )
-    parts.append(_legend_bar(left, top + cell_h * len(rows) + 22, lo, hi, uid))
+            x = HEAT_LEFT + HEAT_CELL_W * j
+            parts.append(_heatmap_cell(system, name, mean, n, x, y, lo, hi))
+    parts.append(_legend_bar(HEAT_LEFT, HEAT_TOP + HEAT_CELL_H * len(rows) + 22, lo, hi, uid))
     return svg(width, height, "".join(parts), kind="heatmap", label=title)
+
+
+def _heatmap_column_label(j: int, name: str) -> str:
+    """A character's short name, rotated 45° so many columns fit without overlapping."""
+    x = HEAT_LEFT + HEAT_CELL_W * (j + 0.5)
+    y = HEAT_TOP - 8
+    return text(
+        x,
+        y,
+        short_name(name),
+        size=11,
+        anchor="start",
+        cls="cjk",
+        extra=f' transform="rotate(-45 {x:.1f} {y:.1f})"',
+    )
+
+
+def _heatmap_row_label(system: str, y: float, colour: str) -> str:
+    """The system's name with a swatch of its colour (ties the row to the other charts);
+    the fans in bold."""
+    weight = "700" if system == HUMAN else "normal"
+    swatch = (
+        f'<rect x="{HEAT_LEFT - 14:.1f}" y="{y + 9:.1f}" width="8" height="8" rx="2" '
+        f'fill="{colour}"/>'
+    )
+    label = text(HEAT_LEFT - 20, y + HEAT_CELL_H / 2 + 4, system, anchor="end", weight=weight)
+    return swatch + label
+
+
+def _heatmap_cell(
+    system: str, name: str, mean: float, n: int, x: float, y: float, lo: float, hi: float
+) -> str:
+    """One coloured cell with its mean printed; white (no colour) when there is no score,
+    and white ink on dark fills so the number stays readable."""
+    fill = (
+        colour_at((mean - lo) / (hi - lo) if hi > lo else 0.5) if math.isfinite(mean) else "#ffffff"
+    )
+    ink = "#ffffff" if math.isfinite(mean) and is_dark(fill) else INK
+    return (
+        f'<g class="cell" data-system="{escape(system)}">'
+        f'<rect x="{x + 1:.1f}" y="{y + 1:.1f}" width="{HEAT_CELL_W - 2:.1f}" '
+        f'height="{HEAT_CELL_H - 2:.1f}" rx="3" fill="{fill}" stroke="{GRID}" stroke-width=".5">'
+        f"{tip(f'{system} · {name}: {fmt(mean)} (n={n})')}</rect>"
+        + text(
+            x + HEAT_CELL_W / 2,
+            y + HEAT_CELL_H / 2 + 4,
+            fmt(mean),
+            anchor="middle",
+            size=10.5,
+            fill=ink,
+            extra=' pointer-events="none"',
+        )
+        + "</g>"
+    )
 
 
 def short_name(name: str, limit: int = 8) -> str:

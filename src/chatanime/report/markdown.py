@@ -11,8 +11,10 @@ from collections.abc import Iterable, Sequence
 from chatanime.corpus import HUMAN
 from chatanime.report.build import Report, SourceBoard
 from chatanime.report.charts import fmt
+from chatanime.report.labels import Labels
 from chatanime.report.scores import DIMENSIONS, METRICS
 from chatanime.report.views import (
+    BoardRow,
     before_after,
     board_caption,
     board_rows,
@@ -29,6 +31,7 @@ from chatanime.report.views import (
 )
 
 LEVELS_SHOWN = ("overall", *DIMENSIONS)
+COMPARED_LEVELS = (*LEVELS_SHOWN, *METRICS)  # paired tests cover every level and metric
 
 
 def cell(value: object) -> str:
@@ -45,15 +48,29 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]], align: str = 
 
 
 def _board(report: Report, sb: SourceBoard) -> list[str]:
-    labels = report.labels
+    """One score source's section: ranking, per-metric means, then the tests and style control.
+
+    Each part is its own helper because each is optional (no fans, no pairs asked for, no
+    style model) and a missing part must leave no empty heading behind.
+    """
     out = [f"## Leaderboard — `{sb.source}`", ""]
     caption = board_caption(report, sb)
     if caption:
         out += [f"_{caption}_", ""]
     rows = board_rows(sb.board)
-    fans = HUMAN in sb.board.systems  # no fans: nothing to compare with, no column
+    out += _ranking(report.labels, rows, fans=HUMAN in sb.board.systems)
+    out += _metric_means(report.labels, rows)
+    out += _against_fans(report.labels, sb)
+    out += _system_pairs(report.labels, sb)
+    out += _style_control(sb)
+    return out
+
+
+def _ranking(labels: Labels, rows: Sequence[BoardRow], *, fans: bool) -> list[str]:
+    """The ranked table with intervals; the "Δ vs fans" column only when the fans are here
+    (without them there is nothing to compare with)."""
     header = ["Rank", "System", *(f"{labels.short[lvl]} [95% CI]" for lvl in LEVELS_SHOWN)]
-    out += table(
+    return table(
         [*header, "Items (unscored)", *(["Δ vs fans"] if fans else [])],
         (
             [
@@ -66,7 +83,11 @@ def _board(report: Report, sb: SourceBoard) -> list[str]:
             for r in rows
         ),
     )
-    out += ["### Per metric (means)", ""]
+
+
+def _metric_means(labels: Labels, rows: Sequence[BoardRow]) -> list[str]:
+    """Means per metric without intervals, so the nine metrics fit in one readable table."""
+    out = ["### Per metric (means)", ""]
     out += table(
         ["System", *(labels.short[m] for m in METRICS)],
         (
@@ -74,59 +95,75 @@ def _board(report: Report, sb: SourceBoard) -> list[str]:
             for r in rows
         ),
     )
+    return out
+
+
+def _against_fans(labels: Labels, sb: SourceBoard) -> list[str]:
+    """Each system minus the fans on matched items, Holm-corrected; nothing without fans."""
     comparisons = comparison_matrix(sb.board)
-    if comparisons:
-        out += [
-            "### Against the fans (system − human on matched items; Holm: * .05 ** .01 *** .001)",
-            "",
-        ]
-        levels = [*LEVELS_SHOWN, *METRICS]
-        out += table(
-            ["System", *(labels.short[lvl] for lvl in levels)],
-            (
-                [c.system, *(comparison_text(c.cells.get(lvl)) for lvl in levels)]
-                for c in comparisons
-            ),
-        )
+    if not comparisons:
+        return []
+    out = [
+        "### Against the fans (system − human on matched items; Holm: * .05 ** .01 *** .001)",
+        "",
+    ]
+    out += table(
+        ["System", *(labels.short[lvl] for lvl in COMPARED_LEVELS)],
+        (
+            [c.system, *(comparison_text(c.cells.get(lvl)) for lvl in COMPARED_LEVELS)]
+            for c in comparisons
+        ),
+    )
+    return out
+
+
+def _system_pairs(labels: Labels, sb: SourceBoard) -> list[str]:
+    """The system-vs-system comparisons asked for with ``--compare``; nothing otherwise."""
     pairs = pair_rows(sb.board)
-    if pairs:
-        out += ["### System against system (first − second on matched items; Holm)", ""]
-        levels = [*LEVELS_SHOWN, *METRICS]
-        out += table(
-            ["Pair", *(labels.short[lvl] for lvl in levels)],
-            (
-                [
-                    f"{p.system} − {p.baseline}",
-                    *(comparison_text(p.cells.get(lvl)) for lvl in levels),
-                ]
-                for p in pairs
-            ),
-        )
+    if not pairs:
+        return []
+    out = ["### System against system (first − second on matched items; Holm)", ""]
+    out += table(
+        ["Pair", *(labels.short[lvl] for lvl in COMPARED_LEVELS)],
+        (
+            [
+                f"{p.system} − {p.baseline}",
+                *(comparison_text(p.cells.get(lvl)) for lvl in COMPARED_LEVELS),
+            ]
+            for p in pairs
+        ),
+    )
+    return out
+
+
+def _style_control(sb: SourceBoard) -> list[str]:
+    """Raw against style-controlled ranks, then the style coefficients that explain the gap."""
     style = style_rows(sb)
-    if style:
-        out += ["### Style-controlled ranking (overall)", ""]
+    if not style:
+        return []
+    out = ["### Style-controlled ranking (overall)", ""]
+    out += table(
+        ["System", "Raw", "Raw rank", "Controlled [95% CI]", "Controlled rank"],
+        (
+            [
+                s.system,
+                fmt(s.raw_mean),
+                rank_text(s.raw_rank),
+                f"{fmt(s.adjusted_mean)} [{fmt(s.lo)}, {fmt(s.hi)}]",
+                rank_text(s.adjusted_rank),
+            ]
+            for s in style
+        ),
+    )
+    res = sb.style.results["overall"] if sb.style else None
+    if res is not None:
         out += table(
-            ["System", "Raw", "Raw rank", "Controlled [95% CI]", "Controlled rank"],
+            ["Style feature", "Coefficient per SD [95% CI]", "Per unit"],
             (
-                [
-                    s.system,
-                    fmt(s.raw_mean),
-                    rank_text(s.raw_rank),
-                    f"{fmt(s.adjusted_mean)} [{fmt(s.lo)}, {fmt(s.hi)}]",
-                    rank_text(s.adjusted_rank),
-                ]
-                for s in style
+                [f.name, f"{f.coef:+.3f} [{f.lo:+.3f}, {f.hi:+.3f}]", f"{f.per_unit:+.4f}"]
+                for f in res.features
             ),
         )
-        res = sb.style.results["overall"] if sb.style else None
-        if res is not None:
-            out += table(
-                ["Style feature", "Coefficient per SD [95% CI]", "Per unit"],
-                (
-                    [f.name, f"{f.coef:+.3f} [{f.lo:+.3f}, {f.hi:+.3f}]", f"{f.per_unit:+.4f}"]
-                    for f in res.features
-                ),
-            )
     return out
 
 
