@@ -26,7 +26,6 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,11 +38,14 @@ from chatanime.metrics.agreement import (
     Correlations,
     bootstrap_agreement,
     correlations,
-    icc,
-    krippendorff_alpha,
     system_rank_correlation,
-    weighted_kappa,
 )
+from chatanime.metrics.agreement_replicates import (
+    AlphaStatistic,
+    OneWayIcc,
+    PooledKappa,
+)
+from chatanime.metrics.agreement_replicates import rating_slots as rating_slots  # re-export
 from chatanime.metrics.stats import Estimate
 from chatanime.store import Store
 from chatanime.store.schema import judgments, scores
@@ -115,50 +117,11 @@ def rater_matrix(records: Sequence[RatingRecord], metric: str) -> RaterMatrix:
     return RaterMatrix(metric, people, item_ids, values)
 
 
-def rating_slots(matrix: FloatArray) -> FloatArray:
-    """raters x units -> units x slots: each unit's ratings packed left (NaN-padded).
-
-    Vectorised (a stable sort of "missing" per unit keeps the raters' order), because the
-    bootstrap calls it on every replicate.
-    """
-    units = matrix.T
-    missing = np.isnan(units)
-    width = int(max((~missing).sum(axis=1).max(initial=0), 2))
-    order = np.argsort(missing, axis=1, kind="stable")
-    packed = np.take_along_axis(units, order, axis=1)[:, :width]
-    out = np.full((units.shape[0], width), np.nan)
-    out[:, : packed.shape[1]] = packed
-    return out
-
-
-def icc_oneway(matrix: FloatArray) -> float:
-    """ICC(1,1) of a raters x units matrix whose units have different raters."""
-    slots = rating_slots(matrix)
-    counts = (~np.isnan(slots)).sum(axis=1)
-    pairable = counts >= 2
-    if pairable.sum() < 2:
-        return math.nan
-    k = int(np.bincount(counts[pairable]).argmax())  # the design's overlap
-    return icc(slots[counts >= k][:, :k], "ICC(1,1)")
-
-
-def pooled_kappa(matrix: FloatArray) -> float:
-    """Quadratic-weighted kappa averaged over annotator pairs, weighted by shared items."""
-    total, weight = 0.0, 0
-    for i, j in combinations(range(matrix.shape[0]), 2):
-        shared = ~np.isnan(matrix[i]) & ~np.isnan(matrix[j])
-        n = int(shared.sum())
-        if n < 2:
-            continue
-        k = weighted_kappa(matrix[i, shared], matrix[j, shared], weights="quadratic")
-        if math.isfinite(k):
-            total += k * n
-            weight += n
-    return total / weight if weight else math.nan
-
-
-def ordinal_alpha(matrix: FloatArray) -> float:
-    return krippendorff_alpha(matrix, "ordinal")
+# The three coefficients are BatchedStatistics: bootstrap_agreement scores all replicates at
+# once (same draws, same values; see chatanime.metrics.agreement_replicates).
+ordinal_alpha = AlphaStatistic("ordinal")
+icc_oneway = OneWayIcc()  # ICC(1,1) on rating slots: each unit has different raters
+pooled_kappa = PooledKappa(weights="quadratic")  # averaged over pairs, weighted by shared units
 
 
 def metric_agreement(rm: RaterMatrix, *, n_boot: int = 1000, seed: int = 0) -> MetricAgreement:

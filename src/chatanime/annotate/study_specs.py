@@ -23,12 +23,8 @@ from chatanime.annotate.study import CreatedStudy, StudySpec, create_study, pars
 from chatanime.benchmark import Benchmark, load_benchmark
 from chatanime.corpus import Corpus
 from chatanime.errors import DataError
+from chatanime.selection import parse_names as parse_names
 from chatanime.store import Store
-
-
-def parse_names(text: str) -> tuple[str, ...]:
-    """``"a, b,,c"`` -> ``("a", "b", "c")``: blanks around and between commas are ignored."""
-    return tuple(x.strip() for x in text.split(",") if x.strip())
 
 
 def character_slugs(benchmark: Benchmark, text: str) -> tuple[str, ...]:

@@ -12,14 +12,13 @@ import threading
 from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from chatanime.backends.fake_behaviours import FAKE_PREFIX
-
-Fault = Literal["429", "500", "503", "400", "401", "timeout", "malformed", "empty", "drop"]
-FAULTS: tuple[str, ...] = get_args(Fault)
+from chatanime.backends.fake_faults import FAULTS as FAULTS
+from chatanime.backends.fake_faults import Fault as Fault
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,12 @@
 Each area registers its commands from ``cli/<area>.py``. Errors the user can fix
 (``DataError``, ``ConfigurationError``) become one red sentence and exit code 2,
 never a traceback.
+
+Registering every area must stay cheap (``chatanime --help`` answers in a fraction of a
+second): an area module imports at its top only what typer needs to build its commands
+(typer, the option aliases, light constants); each command imports the libraries it
+calls (pandas, scipy, the model clients, the store, the web app) when it runs.
+``tests/cli/test_startup.py`` checks that none of them is loaded by registration.
 """
 
 from __future__ import annotations
@@ -17,9 +23,7 @@ import importlib
 import sys
 
 import typer
-from rich.console import Console
 
-from chatanime.backends.base import ConfigurationError
 from chatanime.errors import DataError
 
 AREAS = (
@@ -42,7 +46,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-err_console = Console(stderr=True)
 
 
 _registered: list[bool] = []
@@ -62,9 +65,25 @@ def main(argv: list[str] | None = None) -> None:
     _register_all()
     try:
         app(args=argv, standalone_mode=True)
-    except (DataError, ConfigurationError) as exc:
+    except Exception as exc:
+        if not _user_error(exc):
+            raise
+        from rich.console import Console
+
+        err_console = Console(stderr=True)
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+def _user_error(exc: Exception) -> bool:
+    """A ``DataError`` or ``ConfigurationError``: one sentence the user can act on.
+
+    ``ConfigurationError`` lives with the model backends (pydantic); it is imported only
+    once something failed, so a command that never touches a model does not load them.
+    """
+    from chatanime.backends.base import ConfigurationError
+
+    return isinstance(exc, DataError | ConfigurationError)
 
 
 def build_app() -> typer.Typer:

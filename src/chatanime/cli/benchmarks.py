@@ -7,13 +7,14 @@ reaches the shared handler in ``cli/__init__.py`` (one sentence, exit 2).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from chatanime.benchmark import Benchmark, list_builtin_benchmarks, load_benchmark
+if TYPE_CHECKING:
+    from chatanime.benchmark import Benchmark
 
 console = Console()
 
@@ -38,6 +39,8 @@ def list_benchmarks(ctx: typer.Context) -> None:
     """List the built-in benchmarks (name, language, #characters, #scenarios)."""
     if ctx.invoked_subcommand is not None:
         return
+    from chatanime.benchmark import list_builtin_benchmarks
+
     table = Table(title="Built-in benchmarks")
     for col in ("name", "language", "characters", "scenarios", "description"):
         table.add_column(col, justify="right" if col in ("characters", "scenarios") else "left")
@@ -64,6 +67,8 @@ def show(
     ] = True,
 ) -> None:
     """Show a benchmark's characters and scenarios."""
+    from chatanime.benchmark import load_benchmark
+
     bench = load_benchmark(benchmark)
     console.print(_overview(bench))
     if bench.description:
@@ -96,6 +101,8 @@ def validate(
     path: Annotated[Path, typer.Argument(help="A benchmark folder or a single YAML file.")],
 ) -> None:
     """Check a benchmark definition; errors name the file and the field."""
+    from chatanime.benchmark import load_benchmark
+
     bench = load_benchmark(path)
     console.print(f"[green]ok[/] {path}: " + _overview(bench))
 

@@ -1,40 +1,41 @@
-"""``chatanime data ...`` and ``chatanime characters``: explore the release."""
+"""``chatanime data ...`` and ``chatanime characters``: explore the release.
+
+The libraries (corpus, characters, release) are imported inside the commands, so
+registering them costs nothing (see ``cli/__init__.py``).
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from chatanime.characters import Character, builtin_characters, get_character
 from chatanime.cli.options import BenchOpt, DataOpt, ExtraOpt
-from chatanime.corpus import (
-    EXPORT_FORMATS,
-    Corpus,
-    export_corpus,
-    length_unit,
-    load_corpus,
-    summarise,
-)
 from chatanime.errors import DataError
-from chatanime.release import download_release
-from chatanime.simulator import text_length
+
+if TYPE_CHECKING:
+    from chatanime.characters import Character
+    from chatanime.corpus import Corpus
 
 # Piped output (a file, a test, CI logs) gets a wide console instead of ellipses.
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _corpus(data: Path | None, extra: list[Path] | None, benchmark: str) -> Corpus:
+    from chatanime.corpus import load_corpus
+
     return load_corpus(data, extra=extra or [], benchmark=benchmark)
 
 
 def info(data: DataOpt = None, extra: ExtraOpt = None, benchmark: BenchOpt = "chatanime") -> None:
     """Systems, counts and answer lengths (per round) of the validated corpus."""
+    from chatanime.corpus import length_unit, summarise
+
     corpus = _corpus(data, extra, benchmark)
     limit = corpus.benchmark.answer_limit
     table = Table(title=f"{corpus.benchmark.name}: {len(corpus.systems)} systems")
@@ -79,6 +80,9 @@ def show(
     benchmark: BenchOpt = "chatanime",
 ) -> None:
     """One dialogue, readable, with the character card's summary."""
+    from chatanime.corpus import length_unit
+    from chatanime.simulator import text_length
+
     corpus = _corpus(data, extra, benchmark)
     char = corpus.benchmark.character(get_slug(character, corpus))
     dialogue = corpus.get(system, char.slug, scenario)
@@ -105,6 +109,8 @@ def show(
 
 def get_slug(name: str, corpus: Corpus) -> str:
     """Resolve a slug/name against the corpus's benchmark (built-ins by name too)."""
+    from chatanime.characters import get_character
+
     for c in corpus.benchmark.characters:
         if name in (c.slug, c.key, *c.names):
             return c.slug
@@ -121,6 +127,8 @@ def export(
     benchmark: BenchOpt = "chatanime",
 ) -> None:
     """Export the corpus (one row per dialogue) as JSONL, CSV or Parquet."""
+    from chatanime.corpus import EXPORT_FORMATS, export_corpus
+
     if fmt not in EXPORT_FORMATS:
         raise DataError(f"unknown format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     corpus = _corpus(data, extra, benchmark).filter(
@@ -137,6 +145,8 @@ def download(
     ] = None,
 ) -> None:
     """Fetch the release at the pinned commit into the cache (verified by sha256)."""
+    from chatanime.release import download_release
+
     folder = download_release(dest)
     console.print(f"release files verified in {folder}")
 
@@ -168,6 +178,8 @@ def characters_list(ctx: typer.Context) -> None:
     """List the 20 characters (slug, release key, English name)."""
     if ctx.invoked_subcommand is not None:
         return
+    from chatanime.characters import builtin_characters
+
     table = Table(title="characters")
     for col in ("slug", "release key", "name", "work"):
         table.add_column(col)
@@ -182,6 +194,8 @@ def characters_show(
     lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
 ) -> None:
     """Print one character card."""
+    from chatanime.characters import get_character
+
     char = get_character(name)
     title = f"{char.card(lang).name} · {char.slug} · card v{char.version} #{char.sha256[:12]}"
     console.print(Panel(_card_table(char, lang), title=title))

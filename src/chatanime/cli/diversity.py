@@ -2,7 +2,8 @@
 
 A thin layer over :func:`chatanime.metrics.diversity.diversity_table`: it loads the corpus,
 computes the table for one grouping and renders it as a rich table, CSV, JSON or Markdown,
-with one line per metric saying whether the human fans rank above every model.
+with one line per metric saying whether the human fans rank above every model. The
+metrics library (numpy, jieba) is imported when the command runs, not when it registers.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from rich.table import Table
 
 from chatanime.cli.options import BenchOpt, DataOpt, ExtraOpt
 from chatanime.errors import DataError
-from chatanime.metrics.diversity import HUMAN, DiversityTable, Metric, diversity_table
 
 if TYPE_CHECKING:
     from chatanime.corpus import Corpus
+    from chatanime.metrics.diversity import DiversityTable, Metric
 
 console = Console()
 
@@ -45,6 +46,8 @@ def _cell(table: DiversityTable, system: str, metric: str, grouping: str) -> str
 
 def human_verdicts(table: DiversityTable, grouping: str) -> list[tuple[Metric, bool | None]]:
     """Per metric: does ``human`` rank above every other system? (None: no human system.)"""
+    from chatanime.metrics.diversity import HUMAN
+
     has_human = HUMAN in table.systems
     return [
         (m, table.human_ranks_first(m.id, grouping) if has_human else None) for m in table.metrics
@@ -52,6 +55,8 @@ def human_verdicts(table: DiversityTable, grouping: str) -> list[tuple[Metric, b
 
 
 def _verdict_lines(table: DiversityTable, grouping: str) -> list[str]:
+    from chatanime.metrics.diversity import HUMAN
+
     others = len(table.systems) - 1
     lines = []
     for metric, verdict in human_verdicts(table, grouping):
@@ -104,6 +109,8 @@ def _header(metric: Metric) -> str:
 
 
 def _rich(table: DiversityTable, grouping: str) -> list[Table]:
+    from chatanime.metrics.diversity import HUMAN
+
     out: list[Table] = []
     for title, metrics in _families(table, grouping):
         rich_table = Table(
@@ -251,6 +258,8 @@ def _compute(
     corpus: Corpus, by: str, rounds: str, unit: str, workers: int | None
 ) -> DiversityTable:
     """The table for one grouping; a bad ``--unit`` for the language is a ``DataError``."""
+    from chatanime.metrics.diversity import diversity_table
+
     try:
         return diversity_table(
             corpus.answers(ROUNDS[rounds]),

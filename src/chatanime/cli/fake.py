@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chatanime.backends.fake_server import FakeServerConfig, serve_forever
-from chatanime.backends.fake_state import FAULTS
+from chatanime.backends.fake_faults import FAULTS
 
 console = Console()
 
@@ -41,6 +40,8 @@ def fake_server(
     Point the pipeline at it with CHATANIME_FAKE_URL or --base-url and model names
     like fake/actor; POST /_fake/script queues replies and faults, GET /_fake/stats counts.
     """
+    from chatanime.backends.fake_server import FakeServerConfig, serve_forever
+
     try:
         config = FakeServerConfig(
             host=host,

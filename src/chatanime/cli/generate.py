@@ -1,18 +1,19 @@
-"""``chatanime generate``: a new system's dialogues through the ESRP protocol."""
+"""``chatanime generate``: a new system's dialogues through the ESRP protocol.
+
+The generation library (runner, model clients, store) is imported when the command runs,
+not when the CLI registers it (see ``cli/__init__.py``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from chatanime.backends.base import GenerationParams
-from chatanime.backends.registry import get_model
-from chatanime.benchmark import load_benchmark
 from chatanime.cli.options import (
     BenchOpt,
     DryRunOpt,
@@ -25,16 +26,10 @@ from chatanime.cli.options import (
     rate_limits,
 )
 from chatanime.errors import DataError
-from chatanime.generation import (
-    DryRunPlan,
-    GenerationJob,
-    GenerationReport,
-    dry_run,
-    generate,
-)
-from chatanime.pricing import PriceTable, price_table
-from chatanime.runner import RunOptions
-from chatanime.store import open_store
+
+if TYPE_CHECKING:
+    from chatanime.generation import DryRunPlan, GenerationJob, GenerationReport
+    from chatanime.pricing import PriceTable
 
 console = Console(soft_wrap=True)
 
@@ -166,6 +161,10 @@ class GenerateCliOptions:
     progress: bool
 
     def job(self) -> GenerationJob:
+        from chatanime.backends.base import GenerationParams
+        from chatanime.benchmark import load_benchmark
+        from chatanime.generation import GenerationJob
+
         return GenerationJob(
             name=self.name,
             actor=self.model,
@@ -187,6 +186,11 @@ class GenerateCliOptions:
         )
 
     def run(self, job: GenerationJob, prices: PriceTable) -> GenerationReport:
+        from chatanime.backends.registry import get_model
+        from chatanime.generation import generate
+        from chatanime.runner import RunOptions
+        from chatanime.store import open_store
+
         options = RunOptions(
             concurrency=self.concurrency,
             rate_limits=rate_limits(self.rpm, self.tpm),
@@ -205,6 +209,9 @@ class GenerateCliOptions:
 
 def _generate(opts: GenerateCliOptions) -> None:
     """Plan, or generate and report: the body of ``chatanime generate``."""
+    from chatanime.generation import dry_run
+    from chatanime.pricing import price_table
+
     job = opts.job()
     table = price_table(opts.prices)
     if opts.dry_run_:

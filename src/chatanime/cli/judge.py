@@ -12,7 +12,8 @@ Structure (so other areas can extend it without editing this file):
 
 The options become a :class:`~chatanime.judge.settings.JudgeSettings` (the library's
 description of one invocation: it builds the jobs and run arguments), and the tables
-printed are in :mod:`chatanime.cli.judge_tables`.
+printed are in :mod:`chatanime.cli.judge_tables`. The judge library is imported by the
+mode handlers when they run, never when the CLI registers the command.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from chatanime.backends.base import GenerationParams
 from chatanime.cli.generate import parse_ids
 from chatanime.cli.judge_tables import (
     console,
@@ -37,16 +37,14 @@ from chatanime.cli.judge_tables import (
 )
 from chatanime.cli.options import comma_list
 from chatanime.errors import DataError
-from chatanime.judge.bias import answer_lengths, bias_report, mean_scores
-from chatanime.judge.job import JudgeJob, JudgeReport, job_selection, judge
-from chatanime.judge.job import dry_run as plan_judging
-from chatanime.judge.llm_diversity import DiversityReport, judge_diversity
-from chatanime.judge.settings import JudgeSettings
-from chatanime.store import Store, open_store
 
-JudgeCliOptions = JudgeSettings
-"""The name mode handlers were first typed with; the settings now live in the library."""
-ModeHandler = Callable[[JudgeSettings], int]
+if TYPE_CHECKING:
+    from chatanime.judge.job import JudgeJob, JudgeReport
+    from chatanime.judge.llm_diversity import DiversityReport
+    from chatanime.judge.settings import JudgeSettings
+    from chatanime.store import Store
+
+ModeHandler = Callable[["JudgeSettings"], int]
 MODES: dict[str, ModeHandler] = {}
 
 
@@ -60,6 +58,10 @@ def register_mode(name: str, handler: ModeHandler) -> None:
 
 def run_pointwise(opts: JudgeSettings) -> int:
     """The pointwise modes: judge, then print counts, means and bias checks."""
+    from chatanime.judge.job import dry_run as plan_judging
+    from chatanime.judge.job import judge
+    from chatanime.store import open_store
+
     store = open_store(opts.store_url)
     try:
         corpus = opts.corpus(store)
@@ -75,6 +77,8 @@ def run_pointwise(opts: JudgeSettings) -> int:
 
 
 def _print_pointwise(report: JudgeReport, job: JudgeJob, store: Store) -> None:
+    from chatanime.judge.bias import answer_lengths, bias_report, mean_scores
+
     sel, prompt = report.selection, job.prompt()
     console.print(
         f"{len(sel.dialogues)} items selected ({sel.excluded_anchors} anchor dialogues "
@@ -98,6 +102,10 @@ def _print_pointwise(report: JudgeReport, job: JudgeJob, store: Store) -> None:
 
 def run_diversity(opts: JudgeSettings) -> int:
     """``--mode diversity``: one judged 1..5 per (system, character) answer set."""
+    from chatanime.judge.job import job_selection
+    from chatanime.judge.llm_diversity import judge_diversity
+    from chatanime.store import open_store
+
     store = open_store(opts.store_url)
     try:
         corpus = opts.corpus(store)
@@ -150,6 +158,9 @@ def judge_settings(values: Mapping[str, Any]) -> JudgeSettings:
         raise typer.BadParameter("give at least one --judge provider/model", param_hint="--judge")
     if v["mode"] not in MODES:
         raise typer.BadParameter(f"use one of: {', '.join(MODES)}", param_hint="--mode")
+    from chatanime.backends.base import GenerationParams
+    from chatanime.judge.settings import JudgeSettings
+
     params = GenerationParams(
         temperature=v["temperature"],
         max_tokens=v["max_tokens"],

@@ -5,37 +5,32 @@ extension points (``register_mode`` and ``judge_app.command``), so that module n
 edit: :func:`register` (called with the root app like every area's) installs them once.
 Every command is a thin call into :mod:`chatanime.judge.pairwise_job`,
 :mod:`chatanime.judge.pairwise_summary`, :mod:`chatanime.judge.audit` and
-:mod:`chatanime.judge.calibrate`.
+:mod:`chatanime.judge.calibrate`. Those are imported when a command runs; registering
+needs only the mode's name (:mod:`chatanime.judge.modes`).
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from chatanime.backends.registry import get_model
-from chatanime.benchmark import load_benchmark
 from chatanime.cli.judge import judge_app, register_mode
 from chatanime.cli.judge_tables import console, print_dry_run, print_runs
-from chatanime.corpus import load_corpus
-from chatanime.judge.audit import LENGTH_UNIT, JudgeAudit, audit_judge
-from chatanime.judge.calibrate import CalibrationResult, StudyJudging, calibrate_judge, judge_study
-from chatanime.judge.pairwise import MODE
-from chatanime.judge.pairwise_job import (
-    PairwiseJob,
-    PairwiseReport,
-    judge_pairwise,
-    pairwise_dry_run,
-)
-from chatanime.judge.pairwise_summary import VsFansSummary, load_verdicts, summarise_verdicts
-from chatanime.judge.settings import JudgeSettings
-from chatanime.metrics.stats import Estimate
-from chatanime.runner import RunOptions
-from chatanime.store import Store, open_store
+from chatanime.judge.modes import PAIRWISE_VS_FANS
+
+if TYPE_CHECKING:
+    from chatanime.judge.audit import JudgeAudit
+    from chatanime.judge.calibrate import CalibrationResult, StudyJudging
+    from chatanime.judge.pairwise_job import PairwiseJob, PairwiseReport
+    from chatanime.judge.pairwise_summary import VsFansSummary
+    from chatanime.judge.settings import JudgeSettings
+    from chatanime.metrics.stats import Estimate
+    from chatanime.runner import RunOptions
+    from chatanime.store import Store
 
 _installed: list[bool] = []
 
@@ -87,6 +82,8 @@ def print_vs_fans(summary: VsFansSummary) -> None:
 
 
 def _summary(report: PairwiseReport, job: PairwiseJob, store: Store) -> VsFansSummary:
+    from chatanime.judge.pairwise_summary import load_verdicts, summarise_verdicts
+
     items = {(d.system, d.character, d.scenario) for d, _ in report.selection.pairs}
     verdicts = load_verdicts(
         store, benchmark=job.benchmark.name, judges=list(job.judges), prompt_ref=job.prompt().ref
@@ -97,6 +94,9 @@ def _summary(report: PairwiseReport, job: PairwiseJob, store: Store) -> VsFansSu
 
 def run_pairwise(opts: JudgeSettings) -> int:
     """``chatanime judge --mode pairwise-vs-fans``: compare, then print the summary."""
+    from chatanime.judge.pairwise_job import judge_pairwise, pairwise_dry_run
+    from chatanime.store import open_store
+
     store = open_store(opts.store_url)
     try:
         corpus = opts.corpus(store)
@@ -123,6 +123,8 @@ def run_pairwise(opts: JudgeSettings) -> int:
 
 
 def print_audit(audit: JudgeAudit) -> None:
+    from chatanime.judge.audit import LENGTH_UNIT
+
     family = audit.family or "unknown family"
     table = Table(title=f"audit of {audit.judge} ({family}) on study {audit.study}")
     table.add_column("metric", no_wrap=True)
@@ -226,6 +228,11 @@ def judge_study_items(
     A user benchmark is stored by name only, so its folder has to be given again; the
     fans' dialogues (for pairwise) come from ``data`` when the study does not hold them.
     """
+    from chatanime.backends.registry import get_model
+    from chatanime.benchmark import load_benchmark
+    from chatanime.corpus import load_corpus
+    from chatanime.judge.calibrate import judge_study
+
     bench = load_benchmark(benchmark) if benchmark else None
     fans = load_corpus(data, download=False, benchmark=bench or "chatanime") if data else None
     return judge_study(
@@ -258,6 +265,10 @@ def audit_command(
     seed: BootSeedOpt = 0,
 ) -> None:
     """Audit a judge against a study's human ratings: fan bias, length, position, self."""
+    from chatanime.judge.audit import audit_judge
+    from chatanime.runner import RunOptions
+    from chatanime.store import open_store
+
     st = open_store(store)
     try:
         if run:
@@ -331,6 +342,9 @@ def calibrate_command(
     ] = None,
 ) -> None:
     """Fit a monotone map from a judge's scores to a study's ratings; apply it to the rest."""
+    from chatanime.judge.calibrate import calibrate_judge
+    from chatanime.store import open_store
+
     st = open_store(store)
     try:
         result = calibrate_judge(st, judge, study, k=folds)
@@ -347,7 +361,7 @@ def install() -> None:
     if _installed:
         return
     _installed.append(True)
-    register_mode(MODE, run_pairwise)
+    register_mode(PAIRWISE_VS_FANS, run_pairwise)
     judge_app.command("audit")(audit_command)
     judge_app.command("calibrate")(calibrate_command)
 

@@ -2,20 +2,23 @@
 
 Apart from :mod:`chatanime.cli.judge` (options and modes) because every judge command
 prints the same run table (pointwise, diversity, pairwise, the audit's judging step), and
-they should read the same whichever module runs them.
+they should read the same whichever module runs them. Imported when the CLI registers
+``chatanime judge``, so the judge library (scipy, the store) loads only when a table is
+printed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from chatanime.judge.bias import OVERALL, BiasReport, JudgeBias
-from chatanime.judge.job import JudgeDryRun
-from chatanime.judge.judgments import JudgeRun
-from chatanime.judge.rubric import METRICS
+if TYPE_CHECKING:
+    from chatanime.judge.bias import BiasReport, JudgeBias
+    from chatanime.judge.job import JudgeDryRun
+    from chatanime.judge.judgments import JudgeRun
 
 console = Console()
 
@@ -68,6 +71,8 @@ def print_means(means: dict[tuple[str, str], float], systems: list[str]) -> None
 
 
 def _bias_row(jb: JudgeBias) -> tuple[str, ...]:
+    from chatanime.judge.bias import OVERALL
+
     rhos = {m: c.rho for m, c in jb.length.items() if m != OVERALL and c.rho is not None}
     worst = max(rhos, key=lambda m: abs(rhos[m]), default=None)
     sp = jb.self_preference
@@ -82,6 +87,9 @@ def _bias_row(jb: JudgeBias) -> tuple[str, ...]:
 
 def print_bias(report: BiasReport) -> None:
     """The bias checks, then each metric's correlation with answer length per judge."""
+    from chatanime.judge.bias import OVERALL
+    from chatanime.judge.rubric import METRICS
+
     columns = ("judge", "unscored", "length rho", "max |rho| metric", "self-preference")
     print_table(f"bias checks ({report.mode})", columns, map(_bias_row, report.judges))
     print_table(

@@ -6,6 +6,9 @@ the same choices in every command that takes them; defining them once keeps thei
 help and defaults from drifting apart. The same holds for the commands that call models
 (``generate``, ``scenarios generate``): their speed limits, timeout, dry run, prices and
 store. Not a command group: ``cli/__init__.py`` does not register it.
+
+Every command module imports this one when the CLI starts, so it imports nothing heavy:
+the libraries load inside the functions below, when a command runs.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chatanime.annotate.study_specs import parse_names
+from chatanime.selection import parse_names
 
 if TYPE_CHECKING:
     from chatanime.runner import RateLimit

@@ -11,8 +11,6 @@ from rich.console import Console
 
 from chatanime.cli.options import BenchOpt, DataOpt, ExtraOpt
 from chatanime.errors import DataError
-from chatanime.report.outputs import FORMATS, make_report, write_report
-from chatanime.report.terminal import print_report
 
 console = Console()
 
@@ -46,6 +44,9 @@ def report(
     ] = None,
 ) -> None:
     """Build the ESRP report: leaderboards with intervals, diversity, examples (offline HTML)."""
+    from chatanime.report.outputs import FORMATS, make_report, write_report
+    from chatanime.report.terminal import print_report
+
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     start = time.perf_counter()

@@ -35,6 +35,7 @@ from chatanime.characters import CardText
 from chatanime.corpus import HUMAN
 from chatanime.dialogue import Dialogue
 from chatanime.judge.judgments import judgment_persister
+from chatanime.judge.modes import PAIRWISE_VS_FANS
 from chatanime.judge.parse import ReplyParser
 from chatanime.judge.pointwise import JudgmentOutcome, Request, ask_valid
 from chatanime.judge.prompt import (
@@ -48,7 +49,7 @@ from chatanime.judge.rubric import DIMENSION_IDS, DIMENSION_METRICS, Rubric
 from chatanime.runner import CallContext, Persist, stable_hash
 from chatanime.store.schema import judgments
 
-MODE = "pairwise-vs-fans"
+MODE = PAIRWISE_VS_FANS
 OPPONENT = HUMAN
 Order = Literal["AB", "BA"]
 ORDERS: tuple[Order, Order] = ("AB", "BA")

@@ -13,10 +13,11 @@ LLM judge agree with fans?). Conventions shared by every function here:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -25,12 +26,16 @@ from scipy import stats as sps
 from chatanime.metrics.stats import Estimate
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 AlphaLevel = Literal["nominal", "ordinal", "interval", "ratio"]
 IccKind = Literal["ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)"]
 KappaWeights = Literal["linear", "quadratic"] | None
 
 # Correlations on fewer points than this are reported as NaN (two points always correlate +-1).
 MIN_CORRELATION_N = 3
+# Bootstrap replicates scored per batch by a BatchedStatistic: bounds the replicates x units
+# arrays (a 1,200-item study at 2,000 replicates would otherwise need a few hundred MB).
+_BATCH_CELLS = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +62,9 @@ def _value_counts(data: FloatArray) -> tuple[FloatArray, FloatArray]:
     _, unit_idx = np.nonzero(present)
     value_idx = np.searchsorted(values, data[present])
     # np.nonzero walks row-major, the same order as boolean indexing, so the pairs line up.
-    counts = np.zeros((data.shape[1], values.size))
-    np.add.at(counts, (unit_idx, value_idx), 1.0)
-    return values, counts
+    # Counts are whole numbers, so bincount gives exactly what accumulating 1.0s would.
+    cells = np.bincount(unit_idx * values.size + value_idx, minlength=data.shape[1] * values.size)
+    return values, cells.reshape(data.shape[1], values.size).astype(np.float64)
 
 
 def _delta(values: FloatArray, marginals: FloatArray, level: AlphaLevel) -> FloatArray:
@@ -176,18 +181,40 @@ def weighted_kappa(
     xb = np.asarray(b, dtype=np.float64)
     if xa.ndim != 1 or xa.shape != xb.shape:
         raise ValueError(f"a and b must be 1-D of equal length, got {xa.shape} and {xb.shape}")
-    cats = np.asarray(list(categories), dtype=np.float64)
-    if cats.size < 2 or np.unique(cats).size != cats.size:
-        raise ValueError("categories must hold at least two distinct values")
+    cats = kappa_categories(categories)
+    sorter = np.argsort(cats, kind="stable")
     keep = ~(np.isnan(xa) | np.isnan(xb))
     xa, xb = xa[keep], xb[keep]
-    ia, ib = _category_index(xa, cats), _category_index(xb, cats)
+    ia, ib = category_index(xa, cats, sorter), category_index(xb, cats, sorter)
     if xa.size == 0:
         return math.nan
     k = cats.size
-    observed = np.zeros((k, k))
-    np.add.at(observed, (ia, ib), 1.0)
+    observed = np.bincount(ia * k + ib, minlength=k * k).reshape(k, k).astype(np.float64)
     expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / xa.size
+    w = kappa_weight_matrix(k, weights)
+    chance = float((w * expected).sum())
+    if chance == 0.0:
+        return math.nan
+    return 1.0 - float((w * observed).sum()) / chance
+
+
+def kappa_categories(categories: Iterable[float]) -> FloatArray:
+    """``categories`` as a float array, validated (cached: kappa is called per replicate)."""
+    return _kappa_categories(tuple(categories))
+
+
+@functools.lru_cache(maxsize=64)
+def _kappa_categories(categories: tuple[float, ...]) -> FloatArray:
+    cats = np.asarray(categories, dtype=np.float64)
+    if cats.ndim != 1 or cats.size < 2 or np.unique(cats).size != cats.size:
+        raise ValueError("categories must hold at least two distinct values")
+    cats.setflags(write=False)
+    return cats
+
+
+@functools.lru_cache(maxsize=64)
+def kappa_weight_matrix(k: int, weights: KappaWeights) -> FloatArray:
+    """Disagreement weights between the positions of ``k`` categories (read-only, cached)."""
     distance = np.abs(np.arange(k)[:, None] - np.arange(k)[None, :]) / (k - 1)
     if weights is None:
         w = (distance > 0).astype(np.float64)
@@ -197,18 +224,48 @@ def weighted_kappa(
         w = distance**2
     else:
         raise ValueError(f"unknown weights {weights!r}; use 'linear', 'quadratic' or None")
-    chance = float((w * expected).sum())
-    if chance == 0.0:
-        return math.nan
-    return 1.0 - float((w * observed).sum()) / chance
+    w.setflags(write=False)
+    return np.asarray(w, dtype=np.float64)
 
 
-def _category_index(values: FloatArray, cats: FloatArray) -> NDArray[np.intp]:
-    match = values[:, None] == cats[None, :]
-    unknown = ~match.any(axis=1)
-    if np.any(unknown):
+def category_index(
+    values: FloatArray, cats: FloatArray, sorter: NDArray[np.intp] | None = None
+) -> NDArray[np.intp]:
+    """Position of each value in ``cats`` (distinct, any order); ValueError for others.
+
+    ``sorter`` is ``np.argsort(cats)`` if the caller has it (saves a sort per call).
+    """
+    if sorter is None:
+        sorter = np.argsort(cats, kind="stable")
+    pos = np.searchsorted(cats, values, sorter=sorter)
+    index = np.asarray(sorter[pos.clip(max=cats.size - 1)], dtype=np.intp)
+    unknown = cats[index] != values
+    if unknown.any():
         raise ValueError(f"values outside categories {cats.tolist()}: {values[unknown][:5]}")
-    return np.asarray(np.argmax(match, axis=1), dtype=np.intp)
+    return index
+
+
+@runtime_checkable
+class BatchedStatistic(Protocol):
+    """An agreement coefficient that can also score many bootstrap replicates in one go.
+
+    A replicate that resamples units only changes how often each unit counts, so a coefficient
+    built from per-unit sufficient statistics can score all replicates with a few matrix
+    products instead of being recomputed on every resampled matrix (numpy call overhead, not
+    arithmetic, is what a per-replicate loop spends its time on). Implementations live in
+    :mod:`chatanime.metrics.agreement_replicates`.
+    """
+
+    @property
+    def units_axis(self) -> int:
+        """The axis of the matrix that holds units (what the bootstrap resamples)."""
+        ...
+
+    def __call__(self, matrix: FloatArray) -> float: ...
+
+    def replicates(self, matrix: FloatArray, multiplicity: IntArray) -> FloatArray:
+        """The coefficient of each replicate; ``multiplicity[b, u]`` = draws of unit u in b."""
+        ...
 
 
 def bootstrap_agreement(
@@ -226,7 +283,8 @@ def bootstrap_agreement(
     units, 0 for :func:`icc`'s units x raters. Units, not single ratings, are resampled because
     the ratings of one unit are what the coefficient compares. ``Estimate.mean`` is ``fn`` on
     the full data (the point estimate, not the bootstrap mean); replicates where ``fn`` is NaN
-    are skipped. ``n`` is the number of units.
+    are skipped. ``n`` is the number of units. A :class:`BatchedStatistic` whose
+    ``units_axis`` is ``axis`` scores the same resamples (same seed, same draws) all at once.
     """
     data = _as_matrix(matrix, "matrix")
     if axis not in (0, 1):
@@ -241,12 +299,32 @@ def bootstrap_agreement(
         return Estimate(point, math.nan, math.nan, n_units)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_units, size=(n_boot, n_units))
-    replicates = np.array([fn(np.take(data, idx, axis=axis)) for idx in draws], dtype=float)
+    if isinstance(fn, BatchedStatistic) and fn.units_axis == axis:
+        replicates = _batched_replicates(fn, data, draws)
+    else:
+        replicates = np.array([fn(np.take(data, idx, axis=axis)) for idx in draws], dtype=float)
     finite = replicates[np.isfinite(replicates)]
     if finite.size == 0:
         return Estimate(point, math.nan, math.nan, n_units)
     lo, hi = np.quantile(finite, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
     return Estimate(point, float(lo), float(hi), n_units)
+
+
+def resample_multiplicity(draws: IntArray, n_units: int) -> IntArray:
+    """replicates x units counts of how often each unit was drawn (one bincount for all)."""
+    offsets = np.arange(draws.shape[0], dtype=np.int64)[:, None] * n_units
+    flat = np.bincount((draws + offsets).ravel(), minlength=draws.shape[0] * n_units)
+    return np.asarray(flat.reshape(draws.shape[0], n_units), dtype=np.int64)
+
+
+def _batched_replicates(fn: BatchedStatistic, data: FloatArray, draws: IntArray) -> FloatArray:
+    n_boot, n_units = draws.shape
+    step = max(1, _BATCH_CELLS // max(n_units * max(data.shape[1 - fn.units_axis], 1), 1))
+    parts = [
+        np.asarray(fn.replicates(data, resample_multiplicity(draws[i : i + step], n_units)))
+        for i in range(0, n_boot, step)
+    ]
+    return np.concatenate(parts).astype(np.float64)
 
 
 def _complete_pairs(x: ArrayLike, y: ArrayLike) -> tuple[FloatArray, FloatArray]:
