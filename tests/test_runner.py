@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -248,19 +249,21 @@ async def test_a_call_row_that_cannot_be_stored_fails_only_its_unit(
 
 @dataclass
 class SignalUnit:
-    """Makes two calls, then signals ``event``."""
+    """Makes one call, then signals ``event``."""
 
     id: str
     event: threading.Event
 
     async def run(self, ctx: CallContext) -> dict[str, Any]:
-        await EchoUnit(self.id).run(ctx)
+        await EchoUnit(self.id, steps=1).run(ctx)
         self.event.set()
         return {}
 
 
-async def test_workers_do_not_wait_for_the_disk(store: Store, server: FakeServer) -> None:
-    """While the writer thread is stuck committing u0, the worker runs u1 to the end."""
+async def test_a_worker_does_not_wait_for_its_last_unit_to_be_stored(
+    store: Store, server: FakeServer
+) -> None:
+    """While the writer thread is stuck marking u0 done, the worker runs u1 to the end."""
     released = threading.Event()
     waited: list[bool] = []
 
@@ -278,7 +281,39 @@ async def test_workers_do_not_wait_for_the_disk(store: Store, server: FakeServer
         persist=persist,
     )
     assert waited == [True] and summary.done == 2
-    assert count(store, calls) == 3 and count(store, units) == 2
+    assert count(store, calls) == 2 and count(store, units) == 2
+
+
+async def test_no_paid_call_starts_while_an_earlier_answer_is_unstored(
+    store: Store, server: FakeServer
+) -> None:
+    """The crash bound: a worker's next request waits until its last answer is committed.
+
+    The writer is held while u1's first answer sits in its queue; u1's second request
+    must not reach the server until the writer lets go.
+    """
+    seen: list[int] = []
+
+    def persist(conn: Connection, unit_id: str, result: Any) -> None:
+        if unit_id != "u0":
+            return
+        for _ in range(2000):  # until u1's first call was answered (at most ~20 s)
+            if server.stats()["requests"] >= 2:
+                break
+            time.sleep(0.01)
+        time.sleep(0.5)  # time enough for a second request, were it not held back
+        seen.append(server.stats()["requests"])
+
+    opts = RunOptions(progress=False, retry=FAST_RETRY, concurrency=1)
+    summary = await run_units(
+        store,
+        spec(),
+        [EchoUnit("u0", steps=1), EchoUnit("u1", steps=2)],
+        models=factory(server),
+        options=opts,
+        persist=persist,
+    )
+    assert seen == [2] and summary.done == 2 and server.stats()["requests"] == 3
 
 
 def test_run_id_depends_on_identity_only() -> None:

@@ -10,8 +10,9 @@ unit, step): a finished call is stored in the ``calls`` table, and a rerun after
 ``kill -9`` replays it from there instead of calling the provider again. A unit is
 marked done only after its calls are committed; units finished before are skipped
 entirely (``units`` table). Store writes are group-committed in order by one writer
-thread (:mod:`chatanime.runner_journal`), and neither a unit's next call nor a
-worker's next unit waits for the disk.
+thread (:mod:`chatanime.runner_journal`); a worker does not wait for a finished unit
+to be stored, and waits for its last answer's row only just before its next paid
+request (see :mod:`chatanime.runner_calls`).
 
 Failed units are values (``units.status = 'failed'`` with the error); a rerun tries
 them again, replaying whatever calls they had already finished.
@@ -39,6 +40,7 @@ from chatanime.backends.retry import RetryPolicy
 from chatanime.pricing import PriceTable
 from chatanime.runner_calls import (
     CallRuntime,
+    Lane,
     ModelPool,
     RateLimit,
     UnitContext,
@@ -184,12 +186,13 @@ async def _drain(
 
     async def worker() -> None:
         nonlocal failures
+        lane = Lane()
         while pending:
             if limit is not None and failures >= limit:
                 rt.summary.aborted = f"stopped after {failures} failed units in a row"
                 return
             unit = pending.popleft()
-            ctx = UnitContext(rt, unit.id)
+            ctx = UnitContext(rt, unit.id, lane)
             outcome = await _attempt(unit, ctx)
             failures = 0 if outcome[1] is None else failures + 1
             settling.append(asyncio.create_task(_settle(rt, ctx, outcome, persist)))

@@ -5,12 +5,14 @@ from there (a rerun after ``kill -9`` never pays twice for it); otherwise the
 provider is called through the retry wrapper and the provider's shared rate limiter,
 and the answer, tokens, latency and cost are queued for the store.
 
-The call's row is *queued*, not waited for: the writer thread commits in FIFO order,
-so a later step can never be stored without the earlier one, and the unit is marked
-done only after every row it queued is committed (:meth:`UnitContext.flush`). A kill
-therefore loses at most the calls in flight or in the queue — as it would if each
-row were awaited — while the unit's next request goes out without waiting for a
-disk commit (that wait, four times per dialogue, was a tenth of a run's wall time).
+The call's row is *queued*, not waited for on the spot: the writer thread commits in
+FIFO order, so a later step can never be stored without the earlier one, and a unit
+is marked done only after every row it queued is committed (:meth:`UnitContext.flush`),
+in a task beside the workers. The one wait left is a barrier before the next *paid*
+request of the same worker (:class:`Lane`): it overlaps with building that request,
+and it keeps the crash guarantee tight — a ``kill -9`` loses at most one answered call
+per worker, the one in flight. Waiting for every commit on the spot (four times per
+dialogue, each a thread hand-off) cost a tenth of a run's wall time.
 """
 
 from __future__ import annotations
@@ -130,13 +132,34 @@ class _CallRecord:
     retries: int
 
 
+class Lane:
+    """One worker's call rows not yet known to be committed.
+
+    A worker sends its next paid request only once its earlier answers are stored, so a
+    crash can never cost more than the one call each worker has in flight.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[asyncio.Future[Any]] = []
+
+    def add(self, future: asyncio.Future[Any]) -> None:
+        self._pending.append(future)
+
+    async def stored(self) -> None:
+        """Wait for the queued rows; their failures belong to their own unit's flush."""
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.wait(pending)
+
+
 class UnitContext:
     """The :class:`~chatanime.runner.CallContext` of one unit of one run."""
 
-    def __init__(self, runtime: CallRuntime, unit_id: str) -> None:
+    def __init__(self, runtime: CallRuntime, unit_id: str, lane: Lane | None = None) -> None:
         self._rt = runtime
         self.run_id = runtime.journal.run_id
         self.unit_id = unit_id
+        self._lane = lane or Lane()
         self._queued: list[asyncio.Future[Any]] = []
 
     async def call(
@@ -159,6 +182,7 @@ class UnitContext:
         if stored is not None:
             summary.replayed_calls += 1
             return stored
+        await self._lane.stored()
         wrapped = rt.pool.for_call(model)
         try:
             response = await wrapped.chat(messages, params)
@@ -210,7 +234,9 @@ class UnitContext:
             "cost_usd": record.cost,
             "retries": record.retries,
         }
-        self._queued.append(self._rt.journal.record_call(row))
+        future = self._rt.journal.record_call(row)
+        self._queued.append(future)
+        self._lane.add(future)
 
     def _record_failure(self, step: str, model: str, exc: Exception, retries: int) -> None:
         row = {

@@ -17,9 +17,13 @@ from rich.table import Table
 from chatanime.cli.options import (
     BenchOpt,
     DryRunOpt,
+    MaxTokensOpt,
+    ModelUrlOpt,
     PricesOpt,
+    ProgressOpt,
     RpmOpt,
     RunStoreOpt,
+    TemperatureOpt,
     TimeoutOpt,
     TpmOpt,
     comma_list,
@@ -113,9 +117,7 @@ UserSimOpt = Annotated[str, typer.Option("--user-sim", help="The user simulator 
 NameOpt = Annotated[str, typer.Option("--name", help="Name of the new system.")]
 CardOpt = Annotated[bool, typer.Option("--card/--no-card", help="Add the card.")]
 ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Dialogues in flight.")]
-TemperatureOpt = Annotated[float | None, typer.Option(help="Sampling temperature.")]
 TopPOpt = Annotated[float | None, typer.Option("--top-p", help="Nucleus sampling.")]
-MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", help="Per answer.")]
 SeedOpt = Annotated[int | None, typer.Option(help="Sampling seed.")]
 LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N dialogues.")]
 CharactersOpt = Annotated[str | None, typer.Option(help="Slugs, e.g. luffy,naruto.")]
@@ -123,8 +125,6 @@ ScenariosOpt = Annotated[str | None, typer.Option(help="Ids, e.g. 1-5,9.")]
 RetryOverLimitOpt = Annotated[int, typer.Option(min=0, help="Re-ask long answers.")]
 UserSimAttemptsOpt = Annotated[int, typer.Option(min=1, help="Simulator tries.")]
 OutOpt = Annotated[Path | None, typer.Option(help="Write OUT/NAME.json (release shape).")]
-ServerUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Server URL override.")]
-ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")]
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ def generate_command(
     dry_run_: DryRunOpt = False,
     out: OutOpt = None,
     store: RunStoreOpt = None,
-    base_url: ServerUrlOpt = None,
+    base_url: ModelUrlOpt = None,
     prices: PricesOpt = None,
     progress: ProgressOpt = True,
 ) -> None:

@@ -35,7 +35,18 @@ from chatanime.cli.judge_tables import (
     print_runs,
     print_table,
 )
-from chatanime.cli.options import comma_list
+from chatanime.cli.options import (
+    DryRunOpt,
+    MaxTokensOpt,
+    ModelUrlOpt,
+    PricesOpt,
+    ProgressOpt,
+    RpmOpt,
+    TemperatureOpt,
+    TimeoutOpt,
+    TpmOpt,
+    comma_list,
+)
 from chatanime.errors import DataError
 
 if TYPE_CHECKING:
@@ -218,16 +229,7 @@ ExtraOpt = Annotated[list[Path] | None, typer.Option(help="Extra system file.")]
 BenchOpt = Annotated[str, typer.Option(help="Benchmark name or folder.")]
 StoreOpt = Annotated[_Str, typer.Option(help="Store URL or SQLite path.")]
 ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Calls in flight.")]
-RpmOpt = Annotated[float | None, typer.Option(help="Requests/minute per provider.")]
-TpmOpt = Annotated[float | None, typer.Option(help="Tokens/minute per provider.")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Plan and cost only.")]
-BaseUrlOpt = Annotated[_Str, typer.Option("--base-url", help="Server URL.")]
-PricesOpt = Annotated[Path | None, typer.Option(help="Price overrides (YAML).")]
-ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress")]
-TemperatureOpt = Annotated[float | None, typer.Option()]
-MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens")]
 SeedOpt = Annotated[int | None, typer.Option(help="Sampling seed sent to the judge.")]
-TimeoutOpt = Annotated[float, typer.Option(help="Seconds per call.")]
 RepairsOpt = Annotated[int, typer.Option(min=0, help="Re-asks after an invalid reply.")]
 AnchorsOpt = Annotated[
     bool, typer.Option("--include-anchors", help="Also judge the rubric's anchor dialogues.")
@@ -264,7 +266,7 @@ def judge_command(
     rpm: RpmOpt = None,
     tpm: TpmOpt = None,
     dry_run: DryRunOpt = False,
-    base_url: BaseUrlOpt = None,
+    base_url: ModelUrlOpt = None,
     prices: PricesOpt = None,
     progress: ProgressOpt = True,
     temperature: TemperatureOpt = 0.0,

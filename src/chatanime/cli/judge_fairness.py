@@ -20,6 +20,7 @@ from rich.table import Table
 
 from chatanime.cli.judge import judge_app, register_mode
 from chatanime.cli.judge_tables import console, print_dry_run, print_runs
+from chatanime.cli.options import ModelUrlOpt, ProgressOpt
 from chatanime.judge.modes import PAIRWISE_VS_FANS
 
 if TYPE_CHECKING:
@@ -205,9 +206,7 @@ StudyBenchOpt = Annotated[
     str | None,
     typer.Option(help="Benchmark name or folder (default: the study's, by built-in name)."),
 ]
-BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Server URL.")]
 ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Calls in flight.")]
-ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress")]
 BootOpt = Annotated[int, typer.Option(min=10, help="Bootstrap replicates.")]
 BootSeedOpt = Annotated[int, typer.Option(help="Bootstrap seed.")]
 
@@ -258,7 +257,7 @@ def audit_command(
     human_system: HumanSystemOpt = None,
     language: LanguageOpt = None,
     benchmark: StudyBenchOpt = None,
-    base_url: BaseUrlOpt = None,
+    base_url: ModelUrlOpt = None,
     concurrency: ConcurrencyOpt = 16,
     progress: ProgressOpt = True,
     n_boot: BootOpt = 1000,

@@ -52,6 +52,13 @@ TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per call."
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Plan and cost only.")]
 PricesOpt = Annotated[Path | None, typer.Option("--prices", help="Price overrides (YAML).")]
 RunStoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL or SQLite path.")]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")]
+TemperatureOpt = Annotated[float | None, typer.Option(help="Sampling temperature.")]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", help="Cap per reply.")]
+ModelUrlOpt = Annotated[
+    str | None,
+    typer.Option("--base-url", help="Server URL override (e.g. a local or the fake server)."),
+]
 
 
 comma_list = parse_names

@@ -17,9 +17,13 @@ from rich.table import Table
 
 from chatanime.cli.options import (
     DryRunOpt,
+    MaxTokensOpt,
+    ModelUrlOpt,
     PricesOpt,
+    ProgressOpt,
     RpmOpt,
     RunStoreOpt,
+    TemperatureOpt,
     TimeoutOpt,
     TpmOpt,
     rate_limits,
@@ -188,8 +192,6 @@ DedupeOpt = Annotated[
     float, typer.Option("--dedupe-threshold", min=0.01, max=1.0, help="n-gram Jaccard.")
 ]
 SeedOpt = Annotated[int | None, typer.Option()]
-TemperatureOpt = Annotated[float | None, typer.Option()]
-MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens")]
 ConcurrencyOpt = Annotated[int, typer.Option(min=1, help="Cells in flight.")]
 OutOpt = Annotated[
     Path | None, typer.Option(help="FILE.yaml (scenarios) or DIR (a benchmark folder).")
@@ -197,8 +199,6 @@ OutOpt = Annotated[
 NameOpt = Annotated[str | None, typer.Option(help="Benchmark name (default: DIR).")]
 DescriptionOpt = Annotated[str, typer.Option(help="Benchmark description.")]
 ForceOpt = Annotated[bool, typer.Option(help="Replace an existing benchmark.yaml.")]
-ServerUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Server URL.")]
-ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress")]
 
 
 @dataclass(frozen=True)
@@ -349,7 +349,7 @@ def generate_command(
     description: DescriptionOpt = "",
     force: ForceOpt = False,
     store: RunStoreOpt = None,
-    base_url: ServerUrlOpt = None,
+    base_url: ModelUrlOpt = None,
     prices: PricesOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
