@@ -247,6 +247,23 @@ async def test_a_call_row_that_cannot_be_stored_fails_only_its_unit(
     assert statuses == {"u0": "done", "u1": "failed", "u2": "done", "u3": "done"}
 
 
+async def test_a_failed_unit_whose_call_row_cannot_be_stored_stays_a_failure(
+    store: Store, server: FakeServer
+) -> None:
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER no_bad BEFORE INSERT ON calls WHEN NEW.unit_id = 'bad' "
+            "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+        )
+    units_ = [EchoUnit("bad", fail_after_first=True), EchoUnit("ok")]
+    summary = await run(store, server, units_, concurrency=2)
+    assert (summary.done, summary.failed) == (1, 1)
+    assert "interrupted on purpose" in summary.errors["bad"]
+    with store.engine.connect() as conn:
+        statuses = dict(conn.execute(select(units.c.unit_id, units.c.status)).all())
+    assert statuses == {"bad": "failed", "ok": "done"}
+
+
 @dataclass
 class SignalUnit:
     """Makes one call, then signals ``event``."""

@@ -164,9 +164,11 @@ async def _settle(
         await ctx.flush()
         await rt.journal.finish_unit(ctx.unit_id, result, error, persist)
     except Exception as exc:
-        if result is None:
-            raise
-        result, error = None, f"storing its result failed: {type(exc).__name__}: {exc}"
+        # A unit whose rows cannot be stored is failed, never lost; a failed unit keeps
+        # its own error (its row problem is secondary) and still gets its failed row.
+        if result is not None:
+            error = f"storing its result failed: {type(exc).__name__}: {exc}"
+        result = None
         await rt.journal.finish_unit(ctx.unit_id, None, error)
     if result is None:
         rt.summary.failed += 1
