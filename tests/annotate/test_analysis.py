@@ -13,6 +13,7 @@ from sqlalchemy import insert
 from chatanime.annotate.analysis import (
     analyse_study,
     icc_oneway,
+    judge_item_scores,
     leave_one_out,
     pooled_kappa,
     rating_slots,
@@ -128,9 +129,12 @@ def test_leave_one_out_by_hand() -> None:
 
 
 def _add_judgments(
-    store: Store, rows: list[tuple[str, str, str, int, str, dict[int, float]]]
+    store: Store,
+    rows: list[tuple[str, str, str, int, str, dict[int, float]]],
+    rubric_refs: dict[int, str] | None = None,
 ) -> None:
-    """rows: (judge_model, mode, system, scenario, status, {round: value}) for every metric."""
+    """rows: (judge_model, mode, system, scenario, status, {round: value}) for every metric;
+    ``rubric_refs`` overrides the rubric ref ("r") of rows by index."""
     now = datetime.now(UTC).isoformat()
     with store.engine.begin() as conn:
         conn.execute(
@@ -147,7 +151,7 @@ def _add_judgments(
                     mode=mode,
                     judge_model=model,
                     prompt_ref="p",
-                    rubric_ref="r",
+                    rubric_ref=(rubric_refs or {}).get(i, "r"),
                     benchmark="chatanime",
                     system=system,
                     character="luffy",
@@ -165,6 +169,20 @@ def _add_judgments(
                         for rd, v in rounds.items()
                     ],
                 )
+
+
+def test_a_judge_with_and_without_rubric_examples_is_never_averaged(store: Store) -> None:
+    rows = [
+        ("fake/a", "pointwise", "human", 1, "scored", {0: 4.0}),
+        ("fake/a", "pointwise", "human", 1, "scored", {0: 2.0}),  # without examples
+        ("fake/b", "pointwise", "human", 1, "scored", {0: 3.0}),  # without examples only
+    ]
+    _add_judgments(store, rows, rubric_refs={1: "r:no-examples", 2: "r:no-examples"})
+    config = {"benchmark": "chatanime", "systems": ["human"], "characters": ["luffy"]}
+    got = judge_item_scores(store.engine, config)
+    item = ("human", "luffy", 1)
+    assert got["fake/a"]["fluency"] == {item: 4.0}  # the default configuration, not 3.0
+    assert got["fake/b"]["fluency"] == {item: 3.0}  # its only configuration is kept
 
 
 def test_calibration_against_judge_scores(store: Store) -> None:

@@ -34,6 +34,7 @@ from sqlalchemy import Engine, select
 from chatanime.annotate import ensure_schema
 from chatanime.annotate.ratings import RatingRecord, rating_records
 from chatanime.annotate.study import DIALOGUE, find_study
+from chatanime.judge.prompt import NO_EXAMPLES
 from chatanime.metrics.agreement import (
     Correlations,
     bootstrap_agreement,
@@ -150,11 +151,14 @@ def judge_item_scores(
     """{judge_model: {metric: {(system, character, scenario): score}}} from the core tables.
 
     Only scored pointwise judgments of the study's benchmark, systems and characters count.
+    A judge run with and without the rubric's anchor examples is two configurations: they
+    are never averaged together; the one with examples (the default) is used when both exist.
     """
     query = (
         select(
             judgments.c.id,
             judgments.c.judge_model,
+            judgments.c.rubric_ref,
             judgments.c.system,
             judgments.c.character,
             judgments.c.scenario,
@@ -177,10 +181,14 @@ def judge_item_scores(
     per_judgment: dict[tuple[str, str, ItemKey], dict[str, dict[int, float]]] = defaultdict(
         lambda: defaultdict(dict)
     )
+    without_examples: dict[str, set[str]] = defaultdict(set)  # model -> judgment ids
     with engine.connect() as conn:
         for r in conn.execute(query):
             key = (r.judge_model, r.id, (r.system, r.character, int(r.scenario)))
             per_judgment[key][r.metric][int(r.round)] = float(r.value)
+            if str(r.rubric_ref).endswith(f":{NO_EXAMPLES}"):
+                without_examples[r.judge_model].add(r.id)
+    _keep_one_configuration(per_judgment, without_examples)
     sums: dict[str, dict[str, dict[ItemKey, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
     )
@@ -194,6 +202,20 @@ def judge_item_scores(
         model: {m: {k: float(np.mean(v)) for k, v in items.items()} for m, items in by_m.items()}
         for model, by_m in sums.items()
     }
+
+
+def _keep_one_configuration(
+    per_judgment: dict[tuple[str, str, ItemKey], dict[str, dict[int, float]]],
+    without_examples: dict[str, set[str]],
+) -> None:
+    """Drop a judge's no-examples judgments when it also has judgments with examples."""
+    models = {model for model, _, _ in per_judgment}
+    for model in models:
+        dropped = without_examples.get(model, set())
+        has_default = any(m == model and j not in dropped for m, j, _ in per_judgment)
+        if dropped and has_default:
+            for key in [k for k in per_judgment if k[0] == model and k[1] in dropped]:
+                del per_judgment[key]
 
 
 HumanScores = dict[ItemKey, dict[str, float]]  # item -> annotator -> value
