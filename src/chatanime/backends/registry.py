@@ -48,7 +48,7 @@ def get_model(name: str, *, base_url: str | None = None, api_key: str | None = N
     preset = preset_for(provider)
     key = preset.resolve_api_key(api_key)
     if key is None:
-        raise ConfigurationError(f"Set {preset.key_env} to use {name} (or pass --api-key).")
+        raise ConfigurationError(f"Set {preset.key_env} to use {name}.")
     url = preset.resolve_base_url(base_url)
     if preset.wire == "anthropic":
         from chatanime.backends.anthropic import AnthropicModel
