@@ -65,9 +65,7 @@ def test_study_providers_are_all_there() -> None:
 def test_missing_key_is_one_sentence_naming_the_variable() -> None:
     with pytest.raises(ConfigurationError) as err:
         get_model("deepseek/deepseek-chat")
-    assert (
-        str(err.value) == "Set DEEPSEEK_API_KEY to use deepseek/deepseek-chat."
-    )
+    assert str(err.value) == "Set DEEPSEEK_API_KEY to use deepseek/deepseek-chat."
     with pytest.raises(ConfigurationError, match=r"^Set ANTHROPIC_API_KEY to use anthropic/"):
         get_model("anthropic/claude-sonnet-4-20250514")
 
