@@ -38,6 +38,13 @@ from chatanime.store.schema import calls, dialogues, runs, units
 from tests.kill_support import count_rows, kill_after_rows, script_env, wait_idle
 from tests.plugins.store import table_rows as rows
 
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """These rows must hold on both stores the product supports (SQLite, PostgreSQL)."""
+    return any_store
+
+
 BENCH = load_benchmark("chatanime")
 PRICES = PriceTable(
     {"fake/actor": Price(input=1.0, output=2.0), "fake/user-sim": Price(input=0.5, output=0.5)}

@@ -71,6 +71,32 @@ class EchoUnit:
         return {"texts": texts}
 
 
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """The runner's rows on both stores it supports: a SQLite file and PostgreSQL."""
+    return any_store
+
+
+def reject_call_rows(store: Store, unit_id: str) -> None:
+    """A trigger that makes inserting a ``calls`` row of ``unit_id`` fail ("disk says no")."""
+    with store.engine.begin() as conn:
+        if store.is_sqlite:
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER reject_{unit_id} BEFORE INSERT ON calls "
+                f"WHEN NEW.unit_id = '{unit_id}' BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+            )
+            return
+        conn.exec_driver_sql(
+            f"CREATE FUNCTION reject_{unit_id}() RETURNS trigger AS $$ BEGIN "
+            f"IF NEW.unit_id = '{unit_id}' THEN RAISE EXCEPTION 'disk says no'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER reject_{unit_id} BEFORE INSERT ON calls "
+            f"FOR EACH ROW EXECUTE FUNCTION reject_{unit_id}()"
+        )
+
+
 def spec(name: str = "t") -> RunSpec:
     return RunSpec(kind="test", name=name, identity={"model": "fake/echo"}, config={"c": 1})
 
@@ -233,11 +259,7 @@ async def test_a_failing_persist_marks_the_unit_failed(store: Store, server: Fak
 async def test_a_call_row_that_cannot_be_stored_fails_only_its_unit(
     store: Store, server: FakeServer
 ) -> None:
-    with store.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TRIGGER no_u1 BEFORE INSERT ON calls WHEN NEW.unit_id = 'u1' "
-            "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
-        )
+    reject_call_rows(store, "u1")
     summary = await run(store, server, [EchoUnit(f"u{i}") for i in range(4)], concurrency=4)
     assert summary.done == 3 and "disk says no" in summary.errors["u1"]
     with store.engine.connect() as conn:
@@ -250,11 +272,7 @@ async def test_a_call_row_that_cannot_be_stored_fails_only_its_unit(
 async def test_a_failed_unit_whose_call_row_cannot_be_stored_stays_a_failure(
     store: Store, server: FakeServer
 ) -> None:
-    with store.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TRIGGER no_bad BEFORE INSERT ON calls WHEN NEW.unit_id = 'bad' "
-            "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
-        )
+    reject_call_rows(store, "bad")
     units_ = [EchoUnit("bad", fail_after_first=True), EchoUnit("ok")]
     summary = await run(store, server, units_, concurrency=2)
     assert (summary.done, summary.failed) == (1, 1)

@@ -51,12 +51,18 @@ def now() -> str:
 
 @lru_cache(maxsize=64)
 def _conflict_insert(
-    dialect: str, table: Table, keys: tuple[str, ...], update: tuple[str, ...] | None
+    dialect: str,
+    table: Table,
+    keys: tuple[str, ...],
+    update: tuple[str, ...] | None,
+    returning: bool = False,
 ) -> Any:
     """A reusable ``INSERT ... ON CONFLICT`` for SQLite / PostgreSQL, else ``None``.
 
     Built once and executed with parameters: constructing and caching a new statement
     per row costs more than the insert itself when thousands of calls are recorded.
+    ``returning`` makes an ignored insert observable as "no row back": ``rowcount`` is
+    not (psycopg reports -1 for an insert whose primary key comes back implicitly).
     """
     stmt: Any
     if dialect == "sqlite":
@@ -70,7 +76,8 @@ def _conflict_insert(
     else:
         return None
     if update is None:
-        return stmt.on_conflict_do_nothing(index_elements=list(keys))
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+        return stmt.returning(*(table.c[k] for k in keys)) if returning else stmt
     set_ = {column: stmt.excluded[column] for column in update}
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=set_)
 
@@ -83,9 +90,9 @@ def insert_or_ignore(
     Returns whether a row was inserted. This is what makes "store it again after a
     crash" harmless instead of a duplicate.
     """
-    stmt = _conflict_insert(conn.dialect.name, table, tuple(keys), None)
+    stmt = _conflict_insert(conn.dialect.name, table, tuple(keys), None, True)
     if stmt is not None:
-        return bool(conn.execute(stmt, dict(row)).rowcount)
+        return conn.execute(stmt, dict(row)).first() is not None
     try:
         with conn.begin_nested():
             conn.execute(table.insert(), dict(row))

@@ -36,6 +36,13 @@ from chatanime.store import Store
 from chatanime.store.schema import calls, dialogues, judgments, runs, scores, units
 from tests.kill_support import count_rows, kill_after_rows, script_env, wait_idle
 
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """These rows must hold on both stores the product supports (SQLite, PostgreSQL)."""
+    return any_store
+
+
 FAST = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
 SCENARIOS = (1, 2, 3, 4, 5, 6)  # luffy 1 is an anchor dialogue of the rubric
 

@@ -1,7 +1,9 @@
-"""Store fixtures: ``store``, a fresh migrated SQLite store in the test's temporary folder.
+"""Store fixtures: ``store``, a fresh migrated SQLite store in the test's temporary folder,
+and ``any_store``, the same on each store the product supports (SQLite and PostgreSQL).
 
-Areas that need another store (PostgreSQL too, pre-filled rows) override ``store`` in their
-own conftest or module. :func:`table_rows` reads a table back, because tests assert on rows.
+Areas whose rows must hold on both override ``store`` with ``any_store`` in their module;
+others (pre-filled rows) override it in their own conftest. :func:`table_rows` reads a
+table back, because tests assert on rows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ from chatanime.store import Store, open_store
 def store(tmp_path: Path) -> Iterator[Store]:
     """A fresh SQLite store, disposed after the test."""
     opened = open_store(str(tmp_path / "store.db"))
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture
+def any_store(store_url: str) -> Iterator[Store]:
+    """A fresh migrated store on SQLite and on PostgreSQL (``store_url`` is parametrized)."""
+    opened = open_store(store_url)
     yield opened
     opened.dispose()
 
