@@ -41,6 +41,13 @@ from chatanime.store import Store
 from chatanime.store.schema import calls, units
 from tests.plugins.store import table_rows as rows
 
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """These rows must hold on both stores the product supports (SQLite, PostgreSQL)."""
+    return any_store
+
+
 P = ScenarioProblem
 EXAMPLE = Path(__file__).resolve().parent.parent / (
     "src/chatanime/data/benchmarks/examples/original-character"

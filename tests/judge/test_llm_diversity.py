@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 import chatanime.backends.fake_judges  # noqa: F401  (registers the fake judges)
@@ -22,6 +23,13 @@ from chatanime.judge.prompt import ANSWERS_TAG, read_data_block
 from chatanime.runner import RunOptions
 from chatanime.store import Store
 from chatanime.store.schema import judgments, scores
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """These rows must hold on both stores the product supports (SQLite, PostgreSQL)."""
+    return any_store
+
 
 BENCH = load_benchmark("chatanime")
 OPENINGS = (

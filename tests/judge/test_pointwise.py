@@ -24,6 +24,13 @@ from chatanime.runner import RunOptions
 from chatanime.store import Store
 from chatanime.store.schema import calls, judgments, scores
 
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """These rows must hold on both stores the product supports (SQLite, PostgreSQL)."""
+    return any_store
+
+
 BENCH = load_benchmark("chatanime")
 FAST = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
 LONG = "我也曾经因为考试紧张到睡不着。" * 6  # 90 characters
