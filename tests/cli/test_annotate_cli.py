@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import typer
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 from chatanime.annotate.tables import items, studies
 from chatanime.cli.annotate import register
 from chatanime.store import open_store
+from tests.cli.support import built_command, option_table, required_options
 
 # The command's public surface: option -> (flags, default, help). Scripts depend on it.
 OPTIONS = {
@@ -58,18 +58,10 @@ def cli() -> typer.Typer:
     return app
 
 
-def _command(cli: typer.Typer) -> Any:
-    """The click command typer builds (typer bundles its own click, hence ``Any``)."""
-    return typer.main.get_command(cli).commands["annotate"].commands["create-study"]  # type: ignore[attr-defined]
-
-
-def test_create_study_options_keep_their_flags_defaults_and_help(cli: typer.Typer) -> None:
-    params = {
-        p.name: (tuple(p.opts), p.default, getattr(p, "help", None)) for p in _command(cli).params
-    }
-    assert params == OPTIONS
-    required = {p.name for p in _command(cli).params if p.required}
-    assert required == {"name", "systems", "characters", "scenarios", "annotators"}
+def test_create_study_options_keep_their_flags_defaults_and_help() -> None:
+    command = built_command(register, "annotate", "create-study")
+    assert option_table(command) == OPTIONS
+    assert required_options(command) == {"name", "systems", "characters", "scenarios", "annotators"}
 
 
 def test_every_option_reaches_the_study(

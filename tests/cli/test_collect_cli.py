@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 import typer
@@ -15,6 +14,7 @@ from typer.testing import CliRunner
 from chatanime.annotate.collect_tables import collect_dialogues, collect_studies
 from chatanime.cli.collect import register
 from chatanime.store import open_store
+from tests.cli.support import built_command, option_table, required_options
 
 BASE = "http://127.0.0.1:8000"
 STORE_HELP = "Store URL or SQLite path (else $CHATANIME_STORE, else default)."
@@ -62,18 +62,10 @@ def cli() -> typer.Typer:
     return app
 
 
-def _command(cli: typer.Typer) -> Any:
-    """The click command typer builds (typer bundles its own click, hence ``Any``)."""
-    return typer.main.get_command(cli).commands["collect"].commands["create-study"]  # type: ignore[attr-defined]
-
-
-def test_create_study_options_keep_their_flags_defaults_and_help(cli: typer.Typer) -> None:
-    params = {
-        p.name: (tuple(p.opts), p.default, getattr(p, "help", None)) for p in _command(cli).params
-    }
-    assert params == OPTIONS
-    required = {p.name for p in _command(cli).params if p.required}
-    assert required == {"name", "user_sim", "characters"}
+def test_create_study_options_keep_their_flags_defaults_and_help() -> None:
+    command = built_command(register, "collect", "create-study")
+    assert option_table(command) == OPTIONS
+    assert required_options(command) == {"name", "user_sim", "characters"}
 
 
 def test_every_option_reaches_the_study(cli: typer.Typer, tmp_path: Path) -> None:
