@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pandas as pd
+
 from chatanime.report.scores import METRICS, judge_scores, source_labels, with_ensemble
 from chatanime.store import open_store
 from chatanime.store import schema as t
@@ -88,3 +90,18 @@ def test_versions_and_modes_become_separate_sources() -> None:
     assert labels[("m", "pointwise-round", "judge.zh@v1#aaaaaaaaaaaa", "esrp.zh@v1#b")] == (
         "judge:m [per-round]"
     )
+
+
+def test_a_run_without_rubric_examples_never_takes_the_judges_plain_label() -> None:
+    default = ("m", "pointwise", "judge.zh@v1#aaaaaaaaaaaa", "esrp.zh@v1#b")
+    bare = ("m", "pointwise", "judge.zh@v1#aaaaaaaaaaaa", "esrp.zh@v1#b:no-examples")
+    labels = source_labels({default, bare, ("n", "pointwise", "p", "r")})
+    assert labels[default] == "judge:m"  # still the judge's own source, in the ensemble
+    assert labels[bare] == "judge:m [no examples]"
+    rows = [
+        {"source": src, "system": "s", "character": "c", "scenario": 1, "round": 0}
+        | {"metric": "fluency", "value": value}
+        for src, value in (("judge:m", 4.0), ("judge:m [no examples]", 1.0), ("judge:n", 2.0))
+    ]
+    ens = with_ensemble(pd.DataFrame(rows))
+    assert ens[ens.source == "judge:ensemble"].value.tolist() == [3.0]  # m and n, not bare

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import select
 
+from chatanime.judge.prompt import NO_EXAMPLES
 from chatanime.store import Store
 from chatanime.store import schema as t
 
@@ -180,22 +181,33 @@ def source_labels(
 ) -> dict[tuple[str, str, str, str], str]:
     """A source label per (judge, mode, prompt ref, rubric ref).
 
-    Scores from a different mode or a different prompt/rubric version of the
-    same judge are different sources: ``judge:M`` when the judge has one
-    configuration, else ``judge:M [per-round]`` and/or ``judge:M @prompt+rubric``.
+    Scores from a different mode, a different prompt/rubric version, or a run without the
+    rubric's anchor examples (rubric ref ``...:no-examples``) of the same judge are
+    different sources: ``judge:M`` when the judge has one configuration, else
+    ``judge:M [per-round]``, ``judge:M [no examples]`` and/or ``judge:M @prompt+rubric``.
+    A no-examples run never takes the plain label, so the judge's default run keeps it
+    (and its place in the ensemble).
     """
-    per_judge: dict[tuple[str, str], int] = {}
-    for model, mode, _p, _r in configs:
-        per_judge[(model, mode)] = per_judge.get((model, mode), 0) + 1
+    per_judge: dict[tuple[str, str, bool], int] = {}
+    for model, mode, _p, rubric in configs:
+        key = (model, mode, _without_examples(rubric))
+        per_judge[key] = per_judge.get(key, 0) + 1
     labels = {}
     for model, mode, prompt, rubric in configs:
+        bare = _without_examples(rubric)
         label = f"judge:{model}"
         if mode == "pointwise-round":
             label += " [per-round]"
-        if per_judge[(model, mode)] > 1:
+        if bare:
+            label += " [no examples]"
+        if per_judge[(model, mode, bare)] > 1:
             label += f" @{prompt.split('#')[0]}#{prompt.split('#')[-1][:6]}+{rubric.split('@')[-1]}"
         labels[(model, mode, prompt, rubric)] = label
     return labels
+
+
+def _without_examples(rubric_ref: str) -> bool:
+    return rubric_ref.endswith(f":{NO_EXAMPLES}")
 
 
 def with_ensemble(scores: pd.DataFrame) -> pd.DataFrame:
